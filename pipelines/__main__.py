@@ -1,0 +1,5 @@
+"""``python -m pipelines`` is the ``newswatch`` command."""
+
+from pipelines.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""The ``newswatch`` command: every user-facing entry point is a subcommand here."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.console import console, err_console
+from pipelines.errors import NewswatchError
+from pipelines.logs import configure_logging
+from pipelines.settings import load_settings
+from pipelines.stack import commands as stack_commands
+from pipelines.stack import local_stack
+
+log = logging.getLogger("newswatch")
+
+app = typer.Typer(
+    name="newswatch",
+    help=(
+        "Monitor news feeds for foreign influence on a country's economy and security: "
+        "collect articles into Kafka, classify them with a fine-tuned transformer, index them "
+        "in Elasticsearch, and alert on Slack.\n\n"
+        "Settings come from NEWSWATCH_* environment variables and an optional YAML file "
+        "(--config or NEWSWATCH_CONFIG); e.g. NEWSWATCH_KAFKA_BOOTSTRAP, NEWSWATCH_ES_URL."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+app.add_typer(stack_commands.app, name="stack")
+
+
+@app.callback()
+def _configure(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML file of settings (field: value).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    configure_logging(log_level)
+    ctx.obj = load_settings(config)
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run newswatch on the embedded local stack: bring Kafka and Elasticsearch up and say
+    what is running and where."""
+    settings = ctx.obj
+    with err_console.status("bringing the local stack up…"):
+        statuses = local_stack.up(settings)
+    stack_commands.print_status(statuses)
+    console.print(
+        f"Kafka topics: {settings.topic_raw}, {settings.topic_classified}, "
+        f"{settings.topic_deadletter}\n"
+        f"Search articles: curl '{settings.es_url}/{settings.articles_alias}/_search?q=*'\n"
+        "Stop the stack with: newswatch stack down"
+    )
+
+
+def main() -> None:
+    """Console entry point: user errors print as one clear message, never a stack trace."""
+    try:
+        app()
+    except NewswatchError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise SystemExit(error.exit_code) from None

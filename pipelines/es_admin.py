@@ -1,0 +1,69 @@
+"""Elasticsearch administration: is the cluster there, and do the template and alias exist."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+from elasticsearch import ApiError, Elasticsearch
+
+from pipelines.errors import NewswatchError
+from pipelines.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_FILE = "elasticsearch/articles-template.json"
+
+
+def es_client(settings: Settings) -> Elasticsearch:
+    return Elasticsearch(settings.es_url, request_timeout=30, retry_on_timeout=True, max_retries=3)
+
+
+def es_answers(es_url: str, timeout_s: float = 3.0) -> bool:
+    """True when the cluster at es_url answers with status green or yellow."""
+    try:
+        response = httpx.get(f"{es_url}/_cluster/health", timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and response.json().get("status") in ("green", "yellow")
+
+
+def articles_template(deploy_dir: Path, alias: str) -> dict[str, Any]:
+    """The articles index template body, bound to the indices behind ``alias``."""
+    body = json.loads((deploy_dir / TEMPLATE_FILE).read_text(encoding="utf-8"))
+    body.pop("_comment", None)
+    body["index_patterns"] = [f"{alias}-*"]
+    body["priority"] = 100
+    body["_meta"] = {"managed_by": "newswatch", "alias": alias}
+    return body
+
+
+def first_index_name(alias: str) -> str:
+    return f"{alias}-000001"
+
+
+def ensure_articles_index(client: Elasticsearch, deploy_dir: Path, alias: str) -> bool:
+    """Put the template (always, so mapping changes land) and create the first index
+    behind the alias when there is none. Returns True when it created the index."""
+    client.indices.put_index_template(name=alias, **articles_template(deploy_dir, alias))
+    if client.indices.exists_alias(name=alias):
+        return False
+    if client.indices.exists(index=alias):
+        raise NewswatchError(
+            f"Elasticsearch has an index named {alias!r} where newswatch expects an alias: "
+            "it was probably auto-created by writing to it directly; delete it or choose "
+            "another NEWSWATCH_ARTICLES_ALIAS"
+        )
+    try:
+        client.indices.create(
+            index=first_index_name(alias), aliases={alias: {"is_write_index": True}}
+        )
+    except ApiError as exc:
+        if exc.meta.status == 400 and "resource_already_exists" in str(exc):
+            return False
+        raise
+    log.info("elasticsearch index created: %s -> %s", alias, first_index_name(alias))
+    return True

@@ -1,0 +1,148 @@
+"""The records that flow between the stages, each with its own schema version.
+
+Every stage (collectors, the Beam pipeline, the alerter, replay) reads and
+writes these and nothing else, so a record on a topic or in an index always
+says which shape it has. Bump a version when a field changes meaning or is
+removed; adding an optional field keeps the version.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from classifiers.labels import LABELS
+
+ARTICLE_SCHEMA_VERSION = 1
+CLASSIFIED_SCHEMA_VERSION = 1
+ALERT_SCHEMA_VERSION = 1
+DEADLETTER_SCHEMA_VERSION = 1
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a time zone")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Record(BaseModel):
+    """Frozen, strict about unknown fields: a typo in a producer is an error, not a loss."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+class Article(Record):
+    """One news item as collected from a feed."""
+
+    schema_version: Literal[1] = ARTICLE_SCHEMA_VERSION
+    id: str = Field(min_length=1, description="stable hash of the canonical link")
+    url: str
+    feed_url: str
+    source: str
+    title: str = ""
+    summary: str = ""
+    content: str = ""
+    published_at: UtcDatetime
+    published_at_inferred: bool = Field(
+        default=False,
+        description="true when the feed gave no usable date and collection time was used",
+    )
+    collected_at: UtcDatetime
+    language: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """What the classifier reads: the fullest body available."""
+        return self.content or self.summary
+
+
+def _known_labels(labels: list[str]) -> list[str]:
+    unknown = sorted(set(labels) - set(LABELS))
+    if unknown:
+        raise ValueError(f"unknown labels {unknown}; known: {list(LABELS)}")
+    return labels
+
+
+class ClassifiedArticle(Article):
+    """An article with the classifier's verdict: what is indexed and published downstream."""
+
+    schema_version: Literal[1] = CLASSIFIED_SCHEMA_VERSION  # type: ignore[assignment]
+    labels: Annotated[list[str], AfterValidator(_known_labels)] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+    evidence: dict[str, str] = Field(default_factory=dict)
+    model_version: str
+    classified_at: UtcDatetime
+    indexed_at: UtcDatetime | None = None
+
+    @field_validator("scores")
+    @classmethod
+    def _scores_are_probabilities(cls, scores: dict[str, float]) -> dict[str, float]:
+        _known_labels(list(scores))
+        bad = {k: v for k, v in scores.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"scores must lie in [0, 1]: {bad}")
+        return scores
+
+
+class Alert(Record):
+    """One rule matching one article: the unit of a Slack message and of alert state."""
+
+    schema_version: Literal[1] = ALERT_SCHEMA_VERSION
+    rule: str
+    article_id: str
+    story_id: str
+    title: str
+    url: str
+    source: str
+    published_at: UtcDatetime
+    labels: list[str]
+    scores: dict[str, float]
+    evidence: dict[str, str]
+    matched_at: UtcDatetime
+    status: Literal["pending", "sent", "console", "failed"] = "pending"
+
+
+class DeadLetter(Record):
+    """A record a step could not handle, kept whole so it can be inspected and replayed."""
+
+    schema_version: Literal[1] = DEADLETTER_SCHEMA_VERSION
+    step: str = Field(description="the stage and step that failed, e.g. 'pipeline.parse'")
+    error: str
+    error_type: str
+    payload_b64: str = Field(description="the original bytes, base64")
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
+    key: str | None = None
+    failed_at: UtcDatetime = Field(default_factory=utc_now)
+
+    @classmethod
+    def from_failure(
+        cls, step: str, payload: bytes, error: BaseException, **where: str | int | None
+    ) -> DeadLetter:
+        return cls(
+            step=step,
+            error=str(error),
+            error_type=type(error).__name__,
+            payload_b64=base64.b64encode(payload).decode("ascii"),
+            **where,
+        )
+
+    @property
+    def payload(self) -> bytes:
+        return base64.b64decode(self.payload_b64)

@@ -1,0 +1,158 @@
+"""The one settings object of newswatch.
+
+Every knob comes from here: defaults, then a YAML config file, then environment
+variables prefixed ``NEWSWATCH_`` (env wins over the file, explicit arguments
+win over both). Nothing else in the code base reads ``os.environ``: a test
+asserts it, so that a deployment is fully described by its env and config file.
+
+Settings are frozen: a stage receives them once and cannot mutate them behind
+another stage's back. Secrets are ``SecretStr`` so they never reach a log line
+or a repr.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from pipelines.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_ENV_VAR = "NEWSWATCH_CONFIG"
+_config_file: ContextVar[Path | None] = ContextVar("newswatch_config_file", default=None)
+
+
+def _running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _default_cache_dir() -> Path:
+    """Downloads (server jars and zips) live outside the repo and survive a clean clone."""
+    if _running_as_root():
+        # Root's home is not traversable by the unprivileged Elasticsearch user.
+        return Path("/var/cache/newswatch")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newswatch"
+
+
+def _default_state_dir() -> Path:
+    """Server data, logs, pid files and the model registry."""
+    if _running_as_root():
+        return Path("/var/lib/newswatch")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "newswatch"
+
+
+def _default_java_home() -> Path | None:
+    value = os.environ.get("JAVA_HOME")
+    return Path(value) if value else None
+
+
+class Settings(BaseSettings):
+    """Configuration of every newswatch stage. Env: ``NEWSWATCH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWATCH_",
+        frozen=True,
+        extra="forbid",
+    )
+
+    # Where the clients connect. The embedded local stack listens on these ports too.
+    kafka_bootstrap: str = "localhost:9092"
+    es_url: str = "http://localhost:9200"
+
+    # Stores.
+    topic_raw: str = "newswatch.articles.raw"
+    topic_classified: str = "newswatch.articles.classified"
+    topic_deadletter: str = "newswatch.deadletter"
+    articles_alias: str = "newswatch-articles"
+
+    # Local stack.
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    deploy_dir: Path = REPO_ROOT / "deploy"
+    java_home: Path | None = Field(default_factory=_default_java_home)
+    kafka_controller_port: int = 9093
+    es_transport_port: int = 9300
+    kafka_heap: str = "512m"
+    es_heap: str = "1g"
+    es_run_as_user: str = "newswatch"
+    stack_start_timeout_s: float = 180.0
+
+    # Secrets: never logged, never in git.
+    slack_webhook_url: SecretStr | None = None
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_has_port(cls, value: str) -> str:
+        host, _, port = value.split(",")[0].rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+    @field_validator("es_url")
+    @classmethod
+    def _es_url_is_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def kafka_port(self) -> int:
+        """Port of the first bootstrap server: where the local broker listens."""
+        return int(self.kafka_bootstrap.split(",")[0].rpartition(":")[2])
+
+    @property
+    def es_port(self) -> int:
+        return urlsplit(self.es_url).port or 9200
+
+    @property
+    def java_executable(self) -> str:
+        """The ``java`` to run servers with: ``java_home`` if set, else the one on PATH."""
+        if self.java_home is not None:
+            return str(self.java_home / "bin" / "java")
+        return "java"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = _config_file.get() or os.environ.get(CONFIG_ENV_VAR)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once, at the edge (the CLI or a test).
+
+    ``config_file`` is a YAML file of field names to values; it may also come
+    from ``NEWSWATCH_CONFIG``. Env vars override it; ``overrides`` override all.
+    """
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist")
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,76 @@
+"""A second, private stack on other ports: up, no-op up, status, down leaves nothing behind.
+
+It runs the real `newswatch` command in a subprocess, as a user would, with its
+own state dir and ports, so the shared stack of the other tests is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pipelines.stack.processes import group_members, port_is_open, read_pidfile
+
+pytestmark = pytest.mark.integration
+
+PORTS = {"kafka": 19092, "controller": 19093, "es": 19200, "transport": 19300}
+
+
+def newswatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args], env=env, capture_output=True, text=True,
+        timeout=400, check=False,
+    )
+
+
+@pytest.fixture
+def private_stack_env(settings):
+    if any(port_is_open(p) for p in PORTS.values()):
+        pytest.fail(f"ports {PORTS} must be free for the private-stack test")
+    # Not under pytest's tmp_path: the Elasticsearch user must be able to enter it.
+    state = Path(tempfile.mkdtemp(prefix="newswatch-stack-test-"))
+    state.chmod(0o755)
+    env = {
+        "PATH": os.environ["PATH"],
+        "NEWSWATCH_STATE_DIR": str(state),
+        "NEWSWATCH_CACHE_DIR": str(settings.cache_dir),
+        "NEWSWATCH_KAFKA_BOOTSTRAP": f"localhost:{PORTS['kafka']}",
+        "NEWSWATCH_KAFKA_CONTROLLER_PORT": str(PORTS["controller"]),
+        "NEWSWATCH_ES_URL": f"http://localhost:{PORTS['es']}",
+        "NEWSWATCH_ES_TRANSPORT_PORT": str(PORTS["transport"]),
+        "NEWSWATCH_ES_HEAP": "512m",
+    }
+    yield env, state
+    newswatch(env, "stack", "down")
+
+
+def test_up_is_idempotent_and_down_leaves_no_port_and_no_process(private_stack_env):
+    env, state = private_stack_env
+    assert newswatch(env, "stack", "status").returncode == 1  # nothing answers yet
+
+    first = newswatch(env, "stack", "up")
+    assert first.returncode == 0, first.stderr
+    pids = {name: read_pidfile(path) for name, path in
+            {"kafka": state / "kafka" / "kafka.pid", "es": state / "elasticsearch.pid"}.items()}
+    assert all(pids.values()), pids
+    assert all(port_is_open(p) for p in PORTS.values())
+
+    second = newswatch(env, "stack", "up")
+    assert second.returncode == 0, second.stderr
+    assert "kafka already running" in second.stderr
+    assert "elasticsearch already running" in second.stderr
+    assert read_pidfile(state / "kafka" / "kafka.pid") == pids["kafka"]  # nothing restarted
+
+    status = newswatch(env, "stack", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+
+    down = newswatch(env, "stack", "down")
+    assert down.returncode == 0, down.stderr
+    assert [p for p in PORTS.values() if port_is_open(p)] == []
+    assert {name: group_members(pid) for name, pid in pids.items()} == {"kafka": [], "es": []}
+    assert newswatch(env, "stack", "status").returncode == 1
