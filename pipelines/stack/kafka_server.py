@@ -108,7 +108,8 @@ class LocalKafka:
         cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode("ascii").rstrip("=")
         result = subprocess.run(
             [*self._java_prefix(java), "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(self.home / "server.properties")],
+             # "=" form: a random id may start with "-", which argparse takes for an option.
+             f"--cluster-id={cluster_id}", f"--config={self.home / 'server.properties'}"],
             capture_output=True, text=True, timeout=120, check=False,
         )
         if result.returncode != 0:
