@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pipelines.collect.commands import collect
 from pipelines.console import console, err_console
 from pipelines.errors import NewswatchError
 from pipelines.logs import configure_logging
@@ -31,6 +32,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(stack_commands.app, name="stack")
+app.command()(collect)
 
 
 @app.callback()

@@ -1,0 +1,116 @@
+"""The feeds file (YAML): which feeds to poll, how often, and how politely.
+
+    feeds:
+      - url: https://example.org/rss      # the only required key
+        name: Example                     # default: the URL's host
+        interval_s: 900
+        tags: [japan, business]
+        fetch_full_text: false            # fetch the linked page and extract its text
+        allow_private: false              # allow loopback/private addresses (tests, intranets)
+    politeness:                           # optional; these are the defaults
+      per_host_concurrency: 2
+      per_host_interval_s: 1.0
+    limits:                               # optional; these are the defaults
+      max_body_bytes: 10000000
+      ...
+
+A feed with a bad entry is reported by its position and URL; the other feeds
+still load (one broken feed never stops the others).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipelines.errors import ConfigError
+
+
+class FeedConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    name: str = ""
+    interval_s: float = Field(default=900.0, ge=10.0)
+    tags: tuple[str, ...] = ()
+    fetch_full_text: bool = False
+    allow_private: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"feed url must be http(s)://host/..., got {value!r}")
+        return value.strip()
+
+    @property
+    def display_name(self) -> str:
+        return self.name or (urlsplit(self.url).hostname or self.url)
+
+
+class Politeness(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_host_concurrency: int = Field(default=2, ge=1)
+    per_host_interval_s: float = Field(default=1.0, ge=0.0)
+    max_concurrency: int = Field(default=32, ge=1)
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 20.0
+    total_timeout_s: float = Field(default=60.0, description="whole fetch, against tricklers")
+    max_body_bytes: int = 10_000_000
+    max_redirects: int = 5
+    full_text_timeout_s: float = 20.0
+    max_inline_retry_after_s: float = Field(
+        default=30.0, description="a shorter Retry-After is waited out within the cycle"
+    )
+    seen_ids_kept: int = Field(default=200_000, description="bounded memory of published ids")
+    user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch; feed monitor)"
+
+
+class FeedsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feeds: tuple[FeedConfig, ...]
+    politeness: Politeness = Politeness()
+    limits: Limits = Limits()
+
+
+def load_feeds(path: Path) -> tuple[FeedsFile, list[str]]:
+    """Load the feeds file; returns the config and one error message per rejected feed."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"feeds file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"feeds file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("feeds"), list):
+        raise ConfigError(f"feeds file {path} must be a mapping with a 'feeds:' list")
+    feeds, errors, seen = [], [], set()
+    for position, entry in enumerate(raw["feeds"], start=1):
+        label = entry.get("url", "?") if isinstance(entry, dict) else repr(entry)
+        try:
+            feed = FeedConfig.model_validate(entry)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}"
+                                 for e in exc.errors())
+            errors.append(f"{path}: feed #{position} ({label}) skipped: {problems}")
+            continue
+        if feed.url in seen:
+            errors.append(f"{path}: feed #{position} ({feed.url}) skipped: listed twice")
+            continue
+        seen.add(feed.url)
+        feeds.append(feed)
+    try:
+        config = FeedsFile(feeds=tuple(feeds), **{k: v for k, v in raw.items() if k != "feeds"})
+    except ValidationError as exc:
+        raise ConfigError(f"feeds file {path}: {exc}") from exc
+    return config, errors
