@@ -89,6 +89,9 @@ class Collector:
         self._per_host: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(politeness.per_host_concurrency))
         self._host_next: dict[str, float] = defaultdict(float)
+        # Ids being published right now by some feed: two feeds carrying the same
+        # article in one cycle must not both send it.
+        self._in_flight: set[str] = set()
 
     @contextlib.asynccontextmanager
     async def _polite(self, url: str) -> AsyncIterator[None]:
@@ -186,7 +189,7 @@ class Collector:
 
     async def _take_entries(self, feed: FeedConfig, url: str, result: FetchResult,
                             old_etag: str | None, old_last_modified: str | None) -> FeedOutcome:
-        headers = {**result.headers, "content-location": result.final_url}
+        headers = {"content-location": result.final_url, **result.headers}
         parsed = feedparser.parse(result.body, response_headers=headers)
         warning = None
         if parsed.bozo:
@@ -214,16 +217,19 @@ class Collector:
             articles.setdefault(article.id, article)
         if broken:
             warning = "; ".join(filter(None, [warning, f"{broken} unreadable entries skipped"]))
-        fresh_ids = self.state.unseen(articles)
+        fresh_ids = self.state.unseen(articles) - self._in_flight
         fresh = [a for a in articles.values() if a.id in fresh_ids]
-        if feed.fetch_full_text and fresh:
-            fresh = await asyncio.gather(*(self._with_full_text(feed, a) for a in fresh))
+        self._in_flight |= fresh_ids
         try:
+            if feed.fetch_full_text and fresh:
+                fresh = await asyncio.gather(*(self._with_full_text(feed, a) for a in fresh))
             if fresh:
                 await self.publisher.publish(fresh)
         except PublishError as exc:
             self.state.record_error(feed.url, str(exc), next_poll_at=self.clock())
             return FeedOutcome(feed, "error", len(parsed.entries), url=url, error=str(exc))
+        finally:
+            self._in_flight -= fresh_ids
         now = self.clock()
         self.state.record_success(
             feed.url, published_ids=[a.id for a in fresh],
