@@ -9,7 +9,9 @@ after Kafka acknowledged its new articles.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -20,13 +22,10 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-import feedparser
-from pydantic import ValidationError
-
 from pipelines.collect.feeds_config import FeedConfig, FeedsFile
 from pipelines.collect.fetcher import Fetcher, FetchResult
 from pipelines.collect.metrics import CollectorMetrics
-from pipelines.collect.normalize import entry_to_article, skip_hours, ttl_seconds
+from pipelines.collect.normalize import ParsedFeed, parse_feed
 from pipelines.collect.publisher import ArticlePublisher, PublishError
 from pipelines.collect.state import StateStore
 from pipelines.schema import Article
@@ -76,8 +75,12 @@ def backoff_delay(interval_s: float, consecutive_errors: int, retry_after_s: flo
 class Collector:
     def __init__(self, config: FeedsFile, state: StateStore, publisher: ArticlePublisher,
                  fetcher: Fetcher, metrics: CollectorMetrics | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 parse_pool: concurrent.futures.Executor | None = None) -> None:
         self.config = config
+        # feedparser is pure Python and CPU-bound: parsing in worker processes keeps the
+        # event loop fetching while the cores parse. None: a thread (for small runs).
+        self.parse_pool = parse_pool
         self.state = state
         self.publisher = publisher
         self.fetcher = fetcher
@@ -170,7 +173,7 @@ class Collector:
                 next_poll_at=next_poll_time(now, feed.interval_s, None, frozenset()),
                 moved_to=moved, now=now)
             return FeedOutcome(feed, "not_modified", url=url)
-        return await self._take_entries(feed, url, result, state.etag, state.last_modified)
+        return await self._take_entries(feed, url, result)
 
     async def _fetch_with_retry_after(self, feed: FeedConfig, url: str, etag: str | None,
                                       last_modified: str | None) -> FetchResult:
@@ -187,36 +190,22 @@ class Collector:
             self._host_next[_host(url)] = time.monotonic() + wait
         return result
 
-    async def _take_entries(self, feed: FeedConfig, url: str, result: FetchResult,
-                            old_etag: str | None, old_last_modified: str | None) -> FeedOutcome:
+    async def _take_entries(self, feed: FeedConfig, url: str,
+                            result: FetchResult) -> FeedOutcome:
         headers = {"content-location": result.final_url, **result.headers}
-        parsed = feedparser.parse(result.body, response_headers=headers)
-        warning = None
-        if parsed.bozo:
-            warning = f"malformed feed ({type(parsed.bozo_exception).__name__}: " \
-                      f"{parsed.bozo_exception})"
-        if not parsed.entries and (parsed.bozo or not parsed.get("version")):
+        parsed: ParsedFeed = await asyncio.get_running_loop().run_in_executor(
+            self.parse_pool, functools.partial(
+                parse_feed, result.body, headers, feed_url=feed.url, name=feed.name,
+                fallback_name=feed.display_name, tags=feed.tags,
+                collected_at=datetime.now(UTC)))
+        if not parsed.readable:
             content_type = result.headers.get("content-type", "unknown type")
-            error = f"not a readable feed ({content_type}): {warning or 'no entries'}"
+            error = f"not a readable feed ({content_type}): {parsed.warning or 'no entries'}"
             self.state.record_error(feed.url, error, next_poll_at=self.clock() + feed.interval_s)
             return FeedOutcome(feed, "error", url=url, error=error)
-        collected_at = datetime.now(UTC)
-        source = feed.name or parsed.feed.get("title") or feed.display_name
-        articles: dict[str, Article] = {}
-        broken = 0
-        for entry in parsed.entries:
-            try:
-                article = entry_to_article(
-                    entry, feed_url=feed.url, source=source, tags=feed.tags,
-                    collected_at=collected_at, declared_language=parsed.feed.get("language"))
-            except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
-                broken += 1
-                log.warning("feed=%s entry skipped: %s: %s", feed.display_name,
-                            type(exc).__name__, exc)
-                continue
-            articles.setdefault(article.id, article)
-        if broken:
-            warning = "; ".join(filter(None, [warning, f"{broken} unreadable entries skipped"]))
+        if parsed.warning:
+            log.info("feed=%s warning=%s", feed.display_name, parsed.warning)
+        articles = {a.id: a for a in parsed.articles}
         fresh_ids = self.state.unseen(articles) - self._in_flight
         fresh = [a for a in articles.values() if a.id in fresh_ids]
         self._in_flight |= fresh_ids
@@ -227,17 +216,17 @@ class Collector:
                 await self.publisher.publish(fresh)
         except PublishError as exc:
             self.state.record_error(feed.url, str(exc), next_poll_at=self.clock())
-            return FeedOutcome(feed, "error", len(parsed.entries), url=url, error=str(exc))
+            return FeedOutcome(feed, "error", parsed.entries, url=url, error=str(exc))
         finally:
             self._in_flight -= fresh_ids
         now = self.clock()
         self.state.record_success(
             feed.url, published_ids=[a.id for a in fresh],
             etag=result.etag, last_modified=result.last_modified,
-            next_poll_at=next_poll_time(now, feed.interval_s, ttl_seconds(parsed.feed),
-                                        skip_hours(result.body)),
+            next_poll_at=next_poll_time(now, feed.interval_s, parsed.ttl_s, parsed.skipped_hours),
             moved_to=result.permanent_redirect, now=now)
-        return FeedOutcome(feed, "ok", len(parsed.entries), len(fresh), url=url, warning=warning)
+        return FeedOutcome(feed, "ok", parsed.entries, len(fresh), url=url,
+                           warning=parsed.warning)
 
     async def _with_full_text(self, feed: FeedConfig, article: Article) -> Article:
         """The linked page's main text (trafilatura), when it is longer than the feed's."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -81,7 +84,9 @@ async def run_collector(settings: Settings, config: FeedsFile, once: bool,
     metrics = CollectorMetrics()
     if metrics_port:
         metrics.serve(metrics_port)
-    collector = Collector(config, state, publisher, fetcher, metrics)
+    pool = ProcessPoolExecutor(max_workers=config.limits.parse_workers or os.cpu_count(),
+                               mp_context=multiprocessing.get_context("spawn"))
+    collector = Collector(config, state, publisher, fetcher, metrics, parse_pool=pool)
     try:
         if once:
             return await collector.run_cycle(only_due=False)
@@ -94,6 +99,7 @@ async def run_collector(settings: Settings, config: FeedsFile, once: bool,
         await collector.run_forever(stop)
         return []
     finally:
+        pool.shutdown(cancel_futures=True)
         await fetcher.aclose()
         publisher.close()
         state.close()

@@ -73,6 +73,8 @@ class Limits(BaseModel):
         default=30.0, description="a shorter Retry-After is waited out within the cycle"
     )
     seen_ids_kept: int = Field(default=200_000, description="bounded memory of published ids")
+    parse_workers: int = Field(default=0, ge=0,
+                               description="processes that parse feeds; 0 = one per CPU")
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch; feed monitor)"
 
 

@@ -7,11 +7,14 @@ import hashlib
 import re
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import feedparser
 import py3langid
+from pydantic import ValidationError
 
 from pipelines.collect.text import html_to_text
 from pipelines.schema import Article
@@ -153,3 +156,48 @@ def ttl_seconds(feed: Mapping[str, Any]) -> float | None:
     except (TypeError, ValueError):
         return None
     return minutes * 60 if minutes and 0 < minutes <= 7 * 24 * 60 else None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What one fetched feed document yields: its articles and what went wrong on the way."""
+
+    articles: tuple[Article, ...]
+    entries: int
+    readable: bool
+    warning: str | None
+    ttl_s: float | None
+    skipped_hours: frozenset[int]
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str], *, feed_url: str, name: str,
+               fallback_name: str, tags: Iterable[str], collected_at: datetime) -> ParsedFeed:
+    """Parse feed bytes with feedparser and normalise every readable entry.
+
+    feedparser gets the bytes and the response headers, never a URL or a string
+    (it would fetch or open those itself). A feed that is partly broken still
+    yields its readable entries; the problems are described in ``warning``.
+    Top-level and pure, so it runs in a worker process and in the replay alike.
+    """
+    parsed = feedparser.parse(body, response_headers=dict(headers))
+    problems = []
+    if parsed.bozo:
+        problems.append(f"malformed feed ({type(parsed.bozo_exception).__name__}: "
+                        f"{parsed.bozo_exception})")
+    readable = bool(parsed.entries) or (not parsed.bozo and bool(parsed.get("version")))
+    source = name or html_to_text(parsed.feed.get("title")) or fallback_name
+    articles: dict[str, Article] = {}
+    broken = 0
+    for entry in parsed.entries if readable else []:
+        try:
+            article = entry_to_article(entry, feed_url=feed_url, source=source, tags=tags,
+                                       collected_at=collected_at,
+                                       declared_language=parsed.feed.get("language"))
+        except (ValidationError, ValueError, TypeError, KeyError, AttributeError):
+            broken += 1
+            continue
+        articles.setdefault(article.id, article)
+    if broken:
+        problems.append(f"{broken} unreadable entries skipped")
+    return ParsedFeed(tuple(articles.values()), len(parsed.entries), readable,
+                      "; ".join(problems) or None, ttl_seconds(parsed.feed), skip_hours(body))

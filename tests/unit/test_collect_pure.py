@@ -180,6 +180,9 @@ def test_state_remembers_only_after_success_and_stays_bounded(tmp_path: Path):
     store.record_success("f", published_ids=["c", "d"], etag='"e2"', last_modified="x",
                          next_poll_at=20.0, now=2.0)
     assert store.unseen(["a", "b", "c", "d"]) == {"a"}  # oldest forgotten, bounded at 3
+    store.record_success("f", published_ids=[], etag='"e2"', last_modified="x",
+                         next_poll_at=20.0, now=2.5)
+    assert store.unseen(["b", "c", "d"]) == set()
     store.record_error("f", "HTTP 500", next_poll_at=99.0, now=3.0)
     store.close()
     again = StateStore(tmp_path / "s.sqlite").feed("f")  # survives a restart
