@@ -4,12 +4,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Wheels are kept outside the clone, so a fresh clone does not download PyTorch
+# (several GB) again: `pip download` skips files it already has, and the install
+# then reads only the wheelhouse.
+CACHE_DIR ?= $(or $(NEWSWATCH_CACHE_DIR),$(shell [ "$$(id -u)" = 0 ] && echo /var/cache/newswatch || echo $${XDG_CACHE_HOME:-$$HOME/.cache}/newswatch))
+WHEELHOUSE := $(CACHE_DIR)/wheels
+export HF_HUB_OFFLINE := 1
 
 .PHONY: run test lint unit integration stack-up stack-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade-strategy only-if-needed -e '.[dev]'
+	mkdir -p $(WHEELHOUSE)
+	$(BIN)/pip download --quiet --dest $(WHEELHOUSE) 'setuptools>=68' wheel '.[dev]'
+	$(BIN)/pip install --quiet --no-index --find-links $(WHEELHOUSE) -e '.[dev]'
 	touch $(STAMP)
 
 ## The monitor on the embedded local Kafka + Elasticsearch.

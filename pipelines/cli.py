@@ -12,6 +12,7 @@ from pipelines.collect.commands import collect
 from pipelines.console import console, err_console
 from pipelines.errors import NewswatchError
 from pipelines.logs import configure_logging
+from pipelines.ml_commands import classify, evaluate, models_app, train
 from pipelines.settings import load_settings
 from pipelines.stack import commands as stack_commands
 from pipelines.stack import local_stack
@@ -33,6 +34,10 @@ app = typer.Typer(
 )
 app.add_typer(stack_commands.app, name="stack")
 app.command()(collect)
+app.command()(train)
+app.command()(classify)
+app.command()(evaluate)
+app.add_typer(models_app, name="models")
 
 
 @app.callback()

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     es_run_as_user: str = "newswatch"
     stack_start_timeout_s: float = 180.0
 
+    # Classifier.
+    seeds_dir: Path = REPO_ROOT / "seeds"
+
     # Secrets: never logged, never in git.
     slack_webhook_url: SecretStr | None = None
 
@@ -117,6 +120,11 @@ class Settings(BaseSettings):
     @property
     def es_port(self) -> int:
         return urlsplit(self.es_url).port or 9200
+
+    @property
+    def models_dir(self) -> Path:
+        """The model registry (never in git)."""
+        return self.state_dir / "models"
 
     @property
     def java_executable(self) -> str:

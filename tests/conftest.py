@@ -36,6 +36,22 @@ def stack(settings: Settings) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny real model, trained once per session and promoted in its own state dir.
+
+    Returns (registry, TrainResult); the state dir is ``registry.root.parent``.
+    """
+    from classifiers.base_model import base_model_dir
+    from classifiers.registry import Registry
+    from classifiers.training_run import train
+    from tests.classifier_fixtures import tiny_config, tiny_corpus
+
+    registry = Registry(tmp_path_factory.mktemp("state") / "models")
+    return registry, train(tiny_config(), tiny_corpus(), base_model_dir(), registry,
+                           promote=True)
+
+
 @pytest.fixture
 def unique() -> str:
     return f"t{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,243 @@
+"""``newswatch train | classify | evaluate | models``: the classifier from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pipelines.console import console, err_console
+from pipelines.errors import ConfigError, NewswatchError
+from pipelines.settings import Settings
+
+models_app = typer.Typer(help="The model registry: list and promote trained models.",
+                         no_args_is_help=True, rich_markup_mode="markdown")
+
+
+class Approach(StrEnum):
+    auto = "auto"
+    plain = "plain"
+    setfit = "setfit"
+
+
+@contextmanager
+def progress_bar() -> Iterator[Any]:
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(description: str, done: int, total: int) -> None:
+            if description not in tasks:
+                tasks[description] = bar.add_task(description, total=total)
+            bar.update(tasks[description], completed=done, total=total)
+        yield update
+
+
+def registry(settings: Settings) -> Any:
+    from classifiers.registry import Registry
+
+    return Registry(settings.models_dir)
+
+
+def train(
+    ctx: typer.Context,
+    promote: Annotated[bool, typer.Option(help="Make the new model the current one.")] = False,
+    approach: Annotated[Approach, typer.Option(
+        help="plain fine-tune, SetFit-style, or auto: the better by cross-validation.")]
+    = Approach.auto,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data, same model.")] = 13,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds over the seed articles.")] = 4,
+    epochs: Annotated[int, typer.Option(help="Epochs of the plain fine-tune.")] = 4,
+    onnx: Annotated[bool, typer.Option(help="Export and check the int8 ONNX path.")] = True,
+) -> None:
+    """Fine-tune the classifier on the seed corpus and register it.
+
+    Compares a plain fine-tune with SetFit-style contrastive tuning by cross-validated
+    macro-F1 over the seed articles (grouped by article), tunes one threshold per label,
+    trains the better approach on everything, exports the int8 ONNX path, and writes
+    the model with its metrics and model card to STATE_DIR/models/VERSION.
+    """
+    from classifiers.base_model import base_model_dir
+    from classifiers.data import Corpus, DataError
+    from classifiers.train import TrainingConfig
+    from classifiers.training_run import train as run_training
+
+    settings: Settings = ctx.obj
+    config = TrainingConfig(approach=approach.value, seed=seed, folds=folds, epochs=epochs)
+    try:
+        corpus = Corpus.from_dir(settings.seeds_dir)
+    except (DataError, FileNotFoundError) as exc:
+        raise ConfigError(f"cannot read the seed corpus in {settings.seeds_dir}: {exc}") from exc
+    with progress_bar() as update:
+        result = run_training(config, corpus, base_model_dir(), registry(settings),
+                              promote=promote, export_onnx=onnx, progress=update)
+    print_metrics(result.metrics)
+    console.print(f"model [bold]{result.version}[/] ({result.approach}) saved to {result.path} "
+                  f"in {result.seconds:.0f}s" + (" and promoted to current" if promote else ""))
+
+
+def print_metrics(metrics: dict) -> None:
+    from classifiers.labels import LABELS
+
+    table = Table("model", *LABELS, "macro-F1", title="cross-validated F1 (seed articles)")
+    for name, rep in metrics["approaches"].items():
+        rep = rep["cross_validated"]
+        table.add_row(f"{name} (fine-tuned)", *[f"{rep['per_label'][x]['f1']:.2f}" for x in LABELS],
+                      f"{rep['macro_f1']:.2f}")
+    for name, rep in metrics["baselines"].items():
+        table.add_row(f"{name} (baseline)", *[f"{rep['per_label'][x]['f1']:.2f}" for x in LABELS],
+                      f"{rep['macro_f1']:.2f}")
+    console.print(table)
+    console.print(f"thresholds: {metrics['chosen']['thresholds']}")
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """List trained models; the current one is marked."""
+    infos = registry(ctx.obj).list()
+    if not infos:
+        console.print("no models yet: run `newswatch train --promote`")
+        return
+    table = Table("", "version", "approach", "cv macro-F1", "runtime", "created")
+    for info in infos:
+        table.add_row("*" if info.current else "", info.version, info.approach,
+                      f"{info.macro_f1:.2f}" if info.macro_f1 is not None else "-",
+                      info.runtime, info.created_at)
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(ctx: typer.Context, version: str) -> None:
+    """Make VERSION the current model (what classify and the pipeline use by default)."""
+    from classifiers.registry import ModelNotFound
+
+    try:
+        registry(ctx.obj).promote(version)
+    except ModelNotFound as exc:
+        raise NewswatchError(str(exc)) from exc
+    console.print(f"current model: {version}")
+
+
+def read_documents(path: Path, need_labels: bool = False) -> list[dict]:
+    """Every line, validated before any work: a bad line fails the run, naming its number."""
+    if not path.is_file():
+        raise ConfigError(f"input file {path} does not exist")
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                raise ConfigError(f"{path} line {number}: empty line (one JSON object a line)")
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path} line {number}: not JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise ConfigError(f"{path} line {number}: not a JSON object")
+            if not isinstance(row.get("text"), str):
+                raise ConfigError(f"{path} line {number}: no \"text\" string")
+            if "id" not in row:
+                raise ConfigError(f"{path} line {number}: no \"id\"")
+            if row.get("title") is not None and not isinstance(row["title"], str):
+                raise ConfigError(f"{path} line {number}: \"title\" must be a string or null")
+            if need_labels and not isinstance(row.get("labels"), list):
+                raise ConfigError(f"{path} line {number}: no \"labels\" list")
+            rows.append(row)
+    return rows
+
+
+def load_predictor(settings: Settings, model: str | None) -> Any:
+    from classifiers.predictor import Predictor
+    from classifiers.registry import ModelNotFound
+
+    try:
+        directory = registry(settings).resolve(model)
+    except ModelNotFound as exc:
+        raise NewswatchError(str(exc)) from exc
+    return Predictor.load(directory, threads=os.cpu_count() or 1)
+
+
+def predict_rows(predictor: Any, rows: list[dict], batch: int = 64) -> list[Any]:
+    from classifiers.predictor import Document
+
+    results = []
+    with progress_bar() as update:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start:start + batch]
+            results += predictor.predict([Document(str(r["id"]), r.get("title") or None,
+                                                   r["text"]) for r in chunk])
+            update("classifying", len(results), len(rows))
+    return results
+
+
+def classify(
+    ctx: typer.Context,
+    input: Annotated[Path, typer.Option("--input", help="JSONL: id, title, text per line.")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL: id, scores, labels, "
+                                                           "evidence per input line.")],
+    model: Annotated[str | None, typer.Option(help="Model dir or version (default: current).")]
+    = None,
+) -> None:
+    """Classify articles from a JSONL file.
+
+    One output line per input line, in input order:
+    `{"id", "scores": {label: 0..1}, "labels": [...], "evidence": {label: passage}}`.
+    A bad input line fails the run before anything is written.
+    """
+    settings: Settings = ctx.obj
+    rows = read_documents(input)
+    predictor = load_predictor(settings, model)
+    predictions = predict_rows(predictor, rows)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=output.parent, delete=False,
+                                     prefix=f".{output.name}.", suffix=".partial") as handle:
+        for row, prediction in zip(rows, predictions, strict=True):
+            handle.write(json.dumps({"id": row["id"], "scores": prediction.scores,
+                                     "labels": prediction.labels,
+                                     "evidence": prediction.evidence}, ensure_ascii=False) + "\n")
+    os.replace(handle.name, output)
+    err_console.print(f"classified {len(rows)} documents with model {predictor.version} "
+                      f"({predictor.runtime}) -> {output}")
+
+
+def evaluate(
+    ctx: typer.Context,
+    input: Annotated[Path, typer.Option("--input", help="JSONL: id, title, text, labels.")],
+    model: Annotated[str | None, typer.Option(help="Model dir or version (default: current).")]
+    = None,
+) -> None:
+    """Evaluate a model on labelled JSONL: per-label precision/recall/F1, macro-F1 and a
+    confusion summary."""
+    import numpy as np
+
+    from classifiers.labels import LABELS
+    from classifiers.metrics import report
+
+    settings: Settings = ctx.obj
+    rows = read_documents(input, need_labels=True)
+    unknown = {x for r in rows for x in r["labels"]} - set(LABELS)
+    if unknown:
+        raise ConfigError(f"{input}: unknown labels {sorted(unknown)}; known: {list(LABELS)}")
+    predictor = load_predictor(settings, model)
+    predictions = predict_rows(predictor, rows)
+    truth = np.array([[label in r["labels"] for label in LABELS] for r in rows])
+    scores = np.array([[p.scores[label] for label in LABELS] for p in predictions])
+    result = report(LABELS, truth, scores, predictor.thresholds)
+    table = Table("label", "precision", "recall", "F1", "TP", "FP", "FN", "TN",
+                  title=f"{len(rows)} documents, model {predictor.version}")
+    for label, m in result["per_label"].items():
+        tn = len(rows) - m["tp"] - m["fp"] - m["fn"]
+        table.add_row(label, f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}",
+                      str(m["tp"]), str(m["fp"]), str(m["fn"]), str(tn))
+    console.print(table)
+    console.print(f"macro-F1 {result['macro_f1']:.3f}; exact label-set match "
+                  f"{result['exact_match']:.3f}")

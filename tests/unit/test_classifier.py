@@ -1,0 +1,141 @@
+"""The classifier: deterministic training, the registry layout, windows and evidence,
+batches larger than one, and the int8 ONNX path within its stated tolerance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from classifiers.base_model import base_model_dir
+from classifiers.data import grouped_folds
+from classifiers.labels import LABELS
+from classifiers.metrics import report, tune_thresholds
+from classifiers.onnx_export import TOLERANCE
+from classifiers.predictor import Document, Predictor
+from classifiers.registry import ModelNotFound, Registry
+from classifiers.train import TrainingConfig, contrastive_pairs, fit
+from tests.classifier_fixtures import tiny_config, tiny_corpus
+
+
+def test_training_config_round_trips_and_rejects_unknown_keys():
+    config = tiny_config()
+    assert TrainingConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown training options"):
+        TrainingConfig.from_dict({"epochz": 3})
+
+
+@pytest.mark.parametrize("approach", ["plain", "setfit"])
+def test_training_is_deterministic_for_a_seed(approach):
+    corpus = tiny_corpus()
+    examples = corpus.training_examples()[:16]
+    first, _ = fit(tiny_config(), approach, examples, base_model_dir())
+    second, _ = fit(tiny_config(), approach, examples, base_model_dir())
+    other, _ = fit(tiny_config(seed=8), approach, examples, base_model_dir())
+    a, b, c = (m.state_dict() for m in (first, second, other))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_registry_holds_weights_labels_thresholds_metrics_and_card(trained):
+    registry, result = trained
+    files = {p.relative_to(result.path).as_posix() for p in result.path.rglob("*")
+             if p.is_file()}
+    assert {"encoder/model.safetensors", "encoder/config.json", "encoder/tokenizer.json",
+            "head.safetensors", "labels.json", "thresholds.json", "metrics.json",
+            "training.json", "runtime.json", "README.md", "model.int8.onnx"} <= files
+    assert not any(f.endswith((".bin", ".pkl", ".pt")) for f in files)  # no pickles
+    assert json.loads((result.path / "labels.json").read_text()) == list(LABELS)
+    assert set(load_file(result.path / "head.safetensors")) == {"weight", "bias"}
+    metrics = json.loads((result.path / "metrics.json").read_text())
+    chosen = metrics["chosen"]
+    assert chosen["approach"] == "plain"
+    assert set(chosen["per_label"]) == set(LABELS)
+    assert {"precision", "recall", "f1"} <= set(chosen["per_label"]["tech_influence"])
+    assert set(metrics["baselines"]) == {"keyword_rules", "zero_shot"}
+    training = json.loads((result.path / "training.json").read_text())
+    assert training["data_sha256"] == tiny_corpus().fingerprint()
+    assert TrainingConfig.from_dict(training["config"]) == tiny_config()
+    assert registry.current() == result.version
+    assert [i.version for i in registry.list()] == [result.version]
+    assert "Cross-validated F1" in (result.path / "README.md").read_text()
+
+
+def test_registry_errors_say_how_to_get_a_model(tmp_path):
+    with pytest.raises(ModelNotFound, match="newswatch train --promote"):
+        Registry(tmp_path).resolve(None)
+    with pytest.raises(ModelNotFound, match="neither a model directory nor a version"):
+        Registry(tmp_path).resolve("nope")
+
+
+LONG = " ".join(f"Paragraph {i}: the town council discussed parking rules and bicycle lanes."
+                for i in range(40))
+DOCS = [
+    Document("a", "Foreign fund buys Hokkaido forest", "A Chinese fund bought 300 hectares "
+             "of forest and the water rights near a Self-Defense Forces base."),
+    Document("b", None, LONG + " Finally, a Singapore investor bought the resort hotel."),
+    Document("c", "", ""),
+    Document("d", "Ministry cloud", "The ministry moved its systems to Amazon's cloud."),
+]
+
+
+def test_batches_larger_than_one_give_the_same_answers_as_one_by_one(trained):
+    predictor = Predictor.load(trained[1].path, runtime="torch")
+    together = predictor.predict(DOCS)
+    alone = [predictor.predict([d])[0] for d in DOCS]
+    assert [p.id for p in together] == ["a", "b", "c", "d"]
+    for x, y in zip(together, alone, strict=True):
+        assert x.labels == y.labels and x.evidence == y.evidence
+        assert all(abs(x.scores[k] - y.scores[k]) < 1e-4 for k in LABELS)
+
+
+def test_long_documents_are_windowed_and_evidence_is_a_passage_of_the_text(trained):
+    predictor = Predictor.load(trained[1].path, runtime="torch")
+    from classifiers.windows import make_windows
+
+    windows = make_windows(predictor.tokenizer, [DOCS[1].full_text], 64, 16)
+    assert len(windows) > 5  # 40 paragraphs do not fit one 64-token window
+    assert windows[0].text in DOCS[1].full_text and windows[-1].text in DOCS[1].full_text
+    low = Predictor(predictor.scorer, predictor.tokenizer, LABELS, [0.0] * 3,
+                    window_tokens=64, window_stride=16)
+    for prediction, document in zip(low.predict(DOCS), DOCS, strict=True):
+        assert prediction.labels == list(LABELS)  # threshold 0: every label, with evidence
+        assert set(prediction.evidence) == set(LABELS)
+        for passage in prediction.evidence.values():
+            assert passage in document.full_text
+        assert all(0.0 <= s <= 1.0 for s in prediction.scores.values())
+
+
+def test_onnx_int8_scores_stay_within_the_stated_tolerance(trained):
+    runtime = json.loads((trained[1].path / "runtime.json").read_text())
+    assert runtime["tolerance"] == TOLERANCE == 0.05
+    assert runtime["within"] and runtime["max_abs_diff"] <= TOLERANCE
+    torch_side = Predictor.load(trained[1].path, runtime="torch").predict(DOCS)
+    onnx_side = Predictor.load(trained[1].path, runtime="onnx").predict(DOCS)
+    for t, o in zip(torch_side, onnx_side, strict=True):
+        assert max(abs(t.scores[k] - o.scores[k]) for k in LABELS) <= TOLERANCE
+
+
+def test_folds_keep_articles_whole_and_spread_labels():
+    corpus = tiny_corpus()
+    folds = grouped_folds(corpus.articles, 2)
+    assert sorted(x for f in folds for x in f) == sorted(a.id for a in corpus.articles)
+    held = set(folds[0])
+    assert not {e.group for e in corpus.training_examples(held)} & held
+
+
+def test_contrastive_pairs_and_thresholds():
+    import random
+
+    examples = tiny_corpus().training_examples()
+    pairs = contrastive_pairs(examples, 2, random.Random(1))
+    for a, b, target in pairs:
+        same = sorted(examples[a].labels) == sorted(examples[b].labels)
+        assert target == (1.0 if same else 0.0) and a != b
+    truth = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 0, 0]])
+    scores = np.array([[0.9, 0.1, 0.2], [0.3, 0.8, 0.1], [0.6, 0.2, 0.7], [0.2, 0.4, 0.6]])
+    thresholds = tune_thresholds(truth, scores)
+    assert report(LABELS, truth, scores, thresholds)["macro_f1"] == 1.0
