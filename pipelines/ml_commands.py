@@ -56,8 +56,9 @@ def train(
         help="plain fine-tune, SetFit-style, or auto: the better by cross-validation.")]
     = Approach.auto,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data, same model.")] = 13,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds over the seed articles.")] = 4,
-    epochs: Annotated[int, typer.Option(help="Epochs of the plain fine-tune.")] = 4,
+    folds: Annotated[int, typer.Option(
+        min=2, help="Cross-validation folds over the seed articles.")] = 4,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs of the plain fine-tune.")] = 4,
     onnx: Annotated[bool, typer.Option(help="Export and check the int8 ONNX path.")] = True,
 ) -> None:
     """Fine-tune the classifier on the seed corpus and register it.
