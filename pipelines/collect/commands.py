@@ -7,6 +7,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated
@@ -75,6 +77,16 @@ def collect(
         console.print(summary_table(outcomes))
 
 
+def exit_with_parent(parent_pid: int) -> None:
+    """Parse workers end when the collector does, even when it was SIGKILLed."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 async def run_collector(settings: Settings, config: FeedsFile, once: bool,
                         metrics_port: int | None, state_file: Path) -> list[FeedOutcome]:
     """The collector's real entry point (the CLI and the tests both drive it)."""
@@ -85,7 +97,8 @@ async def run_collector(settings: Settings, config: FeedsFile, once: bool,
     if metrics_port:
         metrics.serve(metrics_port)
     pool = ProcessPoolExecutor(max_workers=config.limits.parse_workers or os.cpu_count(),
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=exit_with_parent, initargs=(os.getpid(),))
     collector = Collector(config, state, publisher, fetcher, metrics, parse_pool=pool)
     try:
         if once:

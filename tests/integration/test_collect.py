@@ -240,3 +240,28 @@ def test_gzip_bomb_is_capped_after_decompression(raw, server, tmp_path):
 
 def test_canonical_link_is_what_the_id_hashes(raw):
     assert canonical_url("HTTP://News.Test:80/a?utm_medium=x&id=3#top") == "http://news.test/a?id=3"
+
+
+ARTICLE_PAGE = b"""<html><head><title>Port deal</title></head><body>
+<nav>Home | World | Business</nav>
+<article><h1>Foreign operator takes over the port</h1>
+<p>A foreign state-owned operator signed a fifty-year lease on the container terminal of the
+country's second-largest port on Monday, the transport ministry said in a statement.</p>
+<p>The agreement gives the operator control of cranes, berths and the terminal's data systems,
+and officials said an economic-security review had found no grounds to block it.</p>
+<p>Opposition lawmakers asked the government to publish the review before the deal closes.</p>
+</article><footer>Copyright</footer></body></html>"""
+
+
+def test_full_text_of_the_linked_page_is_extracted(raw, server, tmp_path):
+    page = server.add("/story", Reply(200, ARTICLE_PAGE, {"Content-Type": "text/html"}))
+    url = server.add("/full", feed_reply(rss([{"title": "Port deal", "link": page,
+                                                "description": "Short teaser."}])))
+    outcome = collect_once(raw, feeds({"url": url, "fetch_full_text": True}),
+                           tmp_path / "s.sqlite")[url]
+    assert (outcome.status, outcome.new) == ("ok", 1)
+    [article] = topic_articles(raw)
+    assert article.summary == "Short teaser."
+    assert "fifty-year lease on the container terminal" in article.content
+    assert "publish the review before the deal closes" in article.content
+    assert "Copyright" not in article.content and "Home | World" not in article.content

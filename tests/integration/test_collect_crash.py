@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,6 +18,18 @@ from tests.support.feed_server import FeedServer, feed_reply, rss
 from tests.support.kafka_read import read_topic
 
 pytestmark = pytest.mark.integration
+
+
+def children_of(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit() and int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
 
 
 def items(prefix: str, n: int) -> list[dict[str, str]]:
@@ -53,8 +66,14 @@ def test_sigkill_mid_cycle_then_restart_loses_nothing(stack, topic, tmp_path):
             assert time.monotonic() < deadline, "the fast feeds never reached Kafka"
             time.sleep(0.2)
         assert victim.poll() is None, "the cycle must still be running (slow feed pending)"
+        workers = children_of(victim.pid)
+        assert workers, "the collector parses in worker processes"
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
+        deadline = time.monotonic() + 10
+        while [w for w in workers if Path(f"/proc/{w}").exists()]:  # no orphan left behind
+            assert time.monotonic() < deadline, f"orphaned workers {workers}"
+            time.sleep(0.2)
         before_restart = len(read_topic(stack.kafka_bootstrap, topic))
 
         slow["delay"] = 0.0
