@@ -19,10 +19,9 @@ from pathlib import Path
 
 from pipelines.errors import StackError
 from pipelines.es_admin import es_answers
-from pipelines.settings import Settings
 from pipelines.stack.fetch import elasticsearch_home, ensure_elasticsearch_home
 from pipelines.stack.java import java_home_of
-from pipelines.stack.versions import StackVersions
+from pipelines.stack.layout import ServerLayout
 
 ELASTICSEARCH_YML = """\
 # Written by `newswatch stack up`; edits are overwritten.
@@ -42,34 +41,12 @@ action.destructive_requires_name: true
 
 
 @dataclass(frozen=True)
-class LocalElasticsearch:
-    settings: Settings
-    versions: StackVersions
+class LocalElasticsearch(ServerLayout):
     name: str = "elasticsearch"
-
-    @property
-    def home(self) -> Path:
-        return self.settings.state_dir / "elasticsearch"
 
     @property
     def config_dir(self) -> Path:
         return self.home / "config"
-
-    @property
-    def data_dir(self) -> Path:
-        return self.home / "data"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.settings.state_dir / "elasticsearch.pid"
-
-    @property
-    def stdout_log(self) -> Path:
-        return self.log_dir / "stdout.log"
 
     @property
     def ports(self) -> tuple[int, ...]:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from pipelines.errors import StackError
 from pipelines.kafka_admin import kafka_answers
-from pipelines.settings import Settings
 from pipelines.stack.fetch import ensure_kafka_libs, kafka_libs_dir
-from pipelines.stack.versions import StackVersions
+from pipelines.stack.layout import ServerLayout
 
 SERVER_PROPERTIES = """\
 # Written by `newswatch stack up`; edits are overwritten.
@@ -56,30 +55,8 @@ logger.kafka.level = INFO
 
 
 @dataclass(frozen=True)
-class LocalKafka:
-    settings: Settings
-    versions: StackVersions
+class LocalKafka(ServerLayout):
     name: str = "kafka"
-
-    @property
-    def home(self) -> Path:
-        return self.settings.state_dir / "kafka"
-
-    @property
-    def data_dir(self) -> Path:
-        return self.home / "data"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.home / "kafka.pid"
-
-    @property
-    def stdout_log(self) -> Path:
-        return self.log_dir / "stdout.log"
 
     @property
     def ports(self) -> tuple[int, ...]:

@@ -56,7 +56,7 @@ def test_up_is_idempotent_and_down_leaves_no_port_and_no_process(private_stack_e
     first = newswatch(env, "stack", "up")
     assert first.returncode == 0, first.stderr
     pids = {name: read_pidfile(path) for name, path in
-            {"kafka": state / "kafka" / "kafka.pid", "es": state / "elasticsearch.pid"}.items()}
+            {"kafka": state / "kafka.pid", "es": state / "elasticsearch.pid"}.items()}
     assert all(pids.values()), pids
     assert all(port_is_open(p) for p in PORTS.values())
 
@@ -64,7 +64,7 @@ def test_up_is_idempotent_and_down_leaves_no_port_and_no_process(private_stack_e
     assert second.returncode == 0, second.stderr
     assert "kafka already running" in second.stderr
     assert "elasticsearch already running" in second.stderr
-    assert read_pidfile(state / "kafka" / "kafka.pid") == pids["kafka"]  # nothing restarted
+    assert read_pidfile(state / "kafka.pid") == pids["kafka"]  # nothing restarted
 
     status = newswatch(env, "stack", "status")
     assert status.returncode == 0, status.stdout + status.stderr

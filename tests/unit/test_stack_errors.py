@@ -82,7 +82,7 @@ def test_failed_download_starts_nothing(isolated_env, tmp_path):
                          "Maven Central failed")
     kafka_port = int(isolated_env["NEWSWATCH_KAFKA_BOOTSTRAP"].rpartition(":")[2])
     assert not port_is_open(kafka_port)
-    assert not (tmp_path / "state" / "kafka" / "kafka.pid").exists()
+    assert not (tmp_path / "state" / "kafka.pid").exists()
 
 
 def test_extract_zip_keeps_the_executable_bit(tmp_path):
