@@ -23,9 +23,15 @@ import time
 from pathlib import Path
 
 
-def corpus(seeds: Path, n: int) -> list[dict]:
+def corpus(seeds: Path, n: int, short_only: bool) -> list[dict]:
+    """Seed articles, passages and written examples, repeated to n documents. short_only:
+    passages and written examples only (all fit one 256-token window, so both sides do
+    the same work); otherwise the long articles too (newswatch reads every window of
+    them, the peer only their first 256 tokens)."""
     rows = []
-    for name in ("articles.jsonl", "passages.jsonl", "written.jsonl"):
+    names = ("passages.jsonl", "written.jsonl") if short_only else (
+        "articles.jsonl", "passages.jsonl", "written.jsonl")
+    for name in names:
         rows += [json.loads(line) for line in (seeds / name).read_text().splitlines()]
     docs = [{"id": f"{i}", "title": r.get("title") or "", "text": r["text"]}
             for i, r in enumerate(rows)]
@@ -98,22 +104,24 @@ def main() -> None:
 
     settings = load_settings()
     model_dir = str(Registry(settings.models_dir).resolve(args.model))
-    docs = corpus(settings.seeds_dir, args.docs)
-    runs = {"newswatch": [], "peer": []}
-    for _ in range(args.repeat):
-        runs["newswatch"].append(measure(run_newswatch, model_dir, docs, args.threads))
-        runs["peer"].append(measure(run_peer, model_dir, docs, args.threads))
-    print(f"\n{len(docs)} documents, {args.threads} threads, model {Path(model_dir).name}, "
-          f"median of {args.repeat}")
-    rates = {}
-    for name, label in (("newswatch", "newswatch classify (Predictor)"),
-                        ("peer", "transformers pipeline(), one call per doc")):
-        seconds = statistics.median(r[0] for r in runs[name])
-        memory = statistics.median(r[1] for r in runs[name])
-        rates[name] = len(docs) / seconds
-        print(f"{label:<44} {rates[name]:8.1f} docs/s  peak RSS {memory:7.0f} MiB  "
-              f"runtime {runs[name][0][2]}")
-    print(f"speed ratio newswatch/peer: {rates['newswatch'] / rates['peer']:.2f}x")
+    for short_only, title in ((True, "short documents (one window each: equal work)"),
+                              (False, "mixed with long articles (newswatch reads all of them)")):
+        docs = corpus(settings.seeds_dir, args.docs, short_only)
+        runs: dict[str, list] = {"newswatch": [], "peer": []}
+        for _ in range(args.repeat):
+            runs["newswatch"].append(measure(run_newswatch, model_dir, docs, args.threads))
+            runs["peer"].append(measure(run_peer, model_dir, docs, args.threads))
+        print(f"\n{title}: {len(docs)} documents, {args.threads} threads, model "
+              f"{Path(model_dir).name}, median of {args.repeat}")
+        rates = {}
+        for name, label in (("newswatch", "newswatch classify (Predictor)"),
+                            ("peer", "transformers pipeline(), one call per doc")):
+            seconds = statistics.median(r[0] for r in runs[name])
+            memory = statistics.median(r[1] for r in runs[name])
+            rates[name] = len(docs) / seconds
+            print(f"{label:<44} {rates[name]:8.1f} docs/s  peak RSS {memory:7.0f} MiB  "
+                  f"runtime {runs[name][0][2]}")
+        print(f"speed ratio newswatch/peer: {rates['newswatch'] / rates['peer']:.2f}x")
 
 
 if __name__ == "__main__":
