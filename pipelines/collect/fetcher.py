@@ -14,7 +14,7 @@ import email.utils
 import ipaddress
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -195,6 +195,3 @@ class Fetcher:
                                error=f"reading the body failed: {exc or type(exc).__name__}")
         return FetchResult("ok", url, current, code, bytes(body), headers)
 
-
-def http_date(ts: datetime) -> str:
-    return email.utils.format_datetime(ts.astimezone(UTC), usegmt=True)

@@ -127,10 +127,6 @@ class StateStore:
                 (error, now, next_poll_at, int(gone), url),
             )
 
-    def all_feeds(self) -> list[FeedState]:
-        urls = [r[0] for r in self.db.execute("SELECT url FROM feeds ORDER BY url")]
-        return [self.feed(u) for u in urls]
-
     def _ensure(self, url: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
 
