@@ -137,9 +137,7 @@ class Collector:
             outcome = await self._poll(feed)
         except Exception as exc:  # the per-feed error boundary: logged with traceback, counted
             log.exception("feed=%s internal error", feed.display_name)
-            error = f"internal error: {type(exc).__name__}: {exc}"
-            self.state.record_error(feed.url, error, next_poll_at=self.clock() + feed.interval_s)
-            outcome = FeedOutcome(feed, "error", url=feed.url, error=error)
+            outcome = self._fail(feed, feed.url, f"internal error: {type(exc).__name__}: {exc}")
         self.metrics.polls.labels(feed.display_name, outcome.status).inc()
         if outcome.status in ("error", "gone"):
             self.metrics.errors.labels(feed.display_name).inc()
@@ -157,14 +155,10 @@ class Collector:
                                error="gone (HTTP 410): remove it from the feeds file")
         url = state.moved_to or feed.url
         result = await self._fetch_with_retry_after(feed, url, state.etag, state.last_modified)
-        now = self.clock()
         if result.status == "error" or result.status == "gone":
-            delay = backoff_delay(feed.interval_s, state.consecutive_errors,
-                                  result.retry_after_s, self.rng)
-            self.state.record_error(feed.url, result.error or "unknown error",
-                                    next_poll_at=now + delay, gone=result.status == "gone",
-                                    now=now)
-            return FeedOutcome(feed, result.status, url=url, error=result.error)
+            return self._fail(feed, url, result.error or "unknown error",
+                              gone=result.status == "gone", retry_after_s=result.retry_after_s)
+        now = self.clock()
         moved = result.permanent_redirect
         if result.status == "not_modified":
             self.state.record_success(
@@ -174,6 +168,15 @@ class Collector:
                 moved_to=moved, now=now)
             return FeedOutcome(feed, "not_modified", url=url)
         return await self._take_entries(feed, url, result)
+
+    def _fail(self, feed: FeedConfig, url: str, error: str, *, gone: bool = False,
+              retry_after_s: float | None = None, entries: int = 0) -> FeedOutcome:
+        """Record a failed poll, with its back-off, and describe it: the one place that does."""
+        now = self.clock()
+        delay = backoff_delay(feed.interval_s, self.state.feed(feed.url).consecutive_errors,
+                              retry_after_s, self.rng)
+        self.state.record_error(feed.url, error, next_poll_at=now + delay, gone=gone, now=now)
+        return FeedOutcome(feed, "gone" if gone else "error", entries, url=url, error=error)
 
     async def _fetch_with_retry_after(self, feed: FeedConfig, url: str, etag: str | None,
                                       last_modified: str | None) -> FetchResult:
@@ -200,9 +203,8 @@ class Collector:
                 collected_at=datetime.now(UTC)))
         if not parsed.readable:
             content_type = result.headers.get("content-type", "unknown type")
-            error = f"not a readable feed ({content_type}): {parsed.warning or 'no entries'}"
-            self.state.record_error(feed.url, error, next_poll_at=self.clock() + feed.interval_s)
-            return FeedOutcome(feed, "error", url=url, error=error)
+            return self._fail(feed, url, f"not a readable feed ({content_type}): "
+                                         f"{parsed.warning or 'no entries'}")
         if parsed.warning:
             log.info("feed=%s warning=%s", feed.display_name, parsed.warning)
         articles = {a.id: a for a in parsed.articles}
@@ -214,9 +216,8 @@ class Collector:
                 fresh = await asyncio.gather(*(self._with_full_text(feed, a) for a in fresh))
             if fresh:
                 await self.publisher.publish(fresh)
-        except PublishError as exc:
-            self.state.record_error(feed.url, str(exc), next_poll_at=self.clock())
-            return FeedOutcome(feed, "error", parsed.entries, url=url, error=str(exc))
+        except PublishError as exc:  # Kafka's trouble, not the feed's: retry next cycle
+            return self._fail(feed, url, str(exc), entries=parsed.entries, retry_after_s=0.0)
         finally:
             self._in_flight -= fresh_ids
         now = self.clock()

@@ -10,6 +10,7 @@ exception that could stop the other feeds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import ipaddress
 import time
@@ -117,7 +118,7 @@ class Fetcher:
             result = await self._one_hop(url, current, allow_private, headers)
             if isinstance(result, FetchResult):
                 if result.status in ("ok", "not_modified") and permanent and current != url:
-                    return FetchResult(**{**result.__dict__, "permanent_redirect": current})
+                    return dataclasses.replace(result, permanent_redirect=current)
                 return result
             status, location = result
             permanent = permanent and status in (301, 308)
