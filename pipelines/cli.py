@@ -16,6 +16,7 @@ from pipelines.ml_commands import classify, evaluate, models_app, train
 from pipelines.settings import load_settings
 from pipelines.stack import commands as stack_commands
 from pipelines.stack import local_stack
+from pipelines.stream import commands as pipeline_commands
 
 log = logging.getLogger("newswatch")
 
@@ -38,6 +39,7 @@ app.command()(train)
 app.command()(classify)
 app.command()(evaluate)
 app.add_typer(models_app, name="models")
+app.add_typer(pipeline_commands.app, name="pipeline")
 
 
 @app.callback()

@@ -92,6 +92,17 @@ class Settings(BaseSettings):
 
     # Classifier.
     seeds_dir: Path = REPO_ROOT / "seeds"
+    model: str | None = Field(default=None, description="version or directory; None = current")
+
+    # The Beam pipeline (docs/adr/0004-stream-runner.md).
+    pipeline_group_id: str = "newswatch-pipeline"
+    pipeline_batch_size: int = Field(default=32, ge=1)
+    pipeline_bulk_size: int = Field(default=200, ge=1)
+    pipeline_threads: int = Field(default=2, ge=1)
+    pipeline_summary_interval_s: float = Field(default=30.0, gt=0)
+    pipeline_drain_timeout_s: float = Field(default=60.0, gt=0)
+    pipeline_runner_args: list[str] = Field(
+        default_factory=list, description="Beam options, e.g. ['--runner=FlinkRunner', ...]")
 
     # Secrets: never logged, never in git.
     slack_webhook_url: SecretStr | None = None

@@ -23,6 +23,7 @@ from pipelines.settings import Settings
 from pipelines.stack.elasticsearch_server import LocalElasticsearch
 from pipelines.stack.java import find_java
 from pipelines.stack.kafka_server import LocalKafka
+from pipelines.stack.prism import ensure_prism
 from pipelines.stack.processes import (
     pid_alive,
     port_is_open,
@@ -100,6 +101,7 @@ def up(settings: Settings) -> list[ServerStatus]:
             needed.append(server)
         if not needed:
             ensure_stores(settings)
+            ensure_prism(settings)
             return status(settings)
         java = find_java(settings.java_executable)
         # Fetch and configure everything before starting anything, so that a failed
@@ -123,6 +125,7 @@ def up(settings: Settings) -> list[ServerStatus]:
             _wait_healthy(server, pid, deadline)
             log.info(f"{server.name} is up")
         ensure_stores(settings)
+        ensure_prism(settings)  # the pipeline's runner; built once, after the servers are up
         return status(settings)
 
 

@@ -13,6 +13,7 @@ class StackVersions:
     kafka: str
     log4j: str
     elasticsearch: str
+    beam: str
 
 
 def parse_env_file(text: str) -> dict[str, str]:
@@ -42,6 +43,7 @@ def load_versions(deploy_dir: Path) -> StackVersions:
             kafka=values["KAFKA_VERSION"],
             log4j=values["LOG4J_VERSION"],
             elasticsearch=values["ELASTICSEARCH_VERSION"],
+            beam=values["BEAM_VERSION"],
         )
     except KeyError as exc:
         raise ConfigError(f"{path} does not set {exc.args[0]}") from exc

@@ -62,3 +62,10 @@ def test_template_uses_only_analyzers_of_the_server_core():
                     yield from analyzers(value)
     used = set(analyzers(articles_template(DEPLOY, "x")))
     assert used <= {"standard", "keyword", "simple", "whitespace"}, used
+
+
+def test_beam_sdk_matches_the_prism_runner_version():
+    """The Python SDK and the Prism binary built by `stack up` must be the same release."""
+    assert version("apache-beam") == load_versions(DEPLOY).beam
+    pyproject = (DEPLOY.parent / "pyproject.toml").read_text()
+    assert f'"apache-beam=={load_versions(DEPLOY).beam}"' in pyproject

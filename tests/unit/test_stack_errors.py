@@ -76,7 +76,8 @@ def test_failed_download_starts_nothing(isolated_env, tmp_path):
     deploy = tmp_path / "deploy"
     shutil.copytree(Path(__file__).resolve().parents[2] / "deploy", deploy, symlinks=True)
     (deploy / "versions.env").write_text(
-        "KAFKA_VERSION=0.0.0-does-not-exist\nLOG4J_VERSION=2.24.3\nELASTICSEARCH_VERSION=8.19.21\n")
+        "KAFKA_VERSION=0.0.0-does-not-exist\nLOG4J_VERSION=2.24.3\nELASTICSEARCH_VERSION=8.19.21\n"
+        "BEAM_VERSION=2.77.0\n")
     isolated_env["NEWSWATCH_DEPLOY_DIR"] = str(deploy)
     assert_clear_failure(stack_up(isolated_env), "fetching Kafka 0.0.0-does-not-exist",
                          "Maven Central failed")

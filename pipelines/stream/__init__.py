@@ -1,0 +1,1 @@
+"""The Beam pipeline: Kafka raw articles -> classify -> Elasticsearch -> classified topic."""

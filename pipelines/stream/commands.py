@@ -1,0 +1,273 @@
+"""``newswatch pipeline run`` and ``newswatch pipeline replay``.
+
+Beam is imported inside the commands: it takes a second or two to import, which
+every other ``newswatch`` command (and ``--help``) should not pay.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from confluent_kafka import Consumer, TopicPartition
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from classifiers.registry import ModelNotFound, Registry
+from pipelines.console import console, err_console
+from pipelines.errors import ConfigError, NewswatchError
+from pipelines.es_admin import articles_template, ensure_articles_index, es_client
+from pipelines.kafka_admin import ensure_topics, topic_specs
+from pipelines.settings import Settings
+from pipelines.stack.prism import ensure_prism
+
+if TYPE_CHECKING:
+    from apache_beam.runners.runner import PipelineResult
+
+    from pipelines.stream.kafka_source import PartitionRange
+    from pipelines.stream.pipeline import PipelineConfig
+
+log = logging.getLogger("newswatch.pipeline")
+
+app = typer.Typer(
+    help="The Beam pipeline: raw articles from Kafka -> classifier -> Elasticsearch -> "
+    "classified topic. Beam options (runner and its settings) go after `--`, e.g. "
+    "`newswatch pipeline run -- --runner=FlinkRunner --flink_master=HOST:8081`; "
+    "without them the local Prism runner is used.",
+    no_args_is_help=True,
+)
+
+EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+class PipelineFailed(NewswatchError):
+    """The runner reported the job failed; its error is in the message."""
+
+
+def beam_args(settings: Settings, extra: list[str]) -> list[str]:
+    """Beam's options: the user's, else the local Prism runner with in-process workers."""
+    given = [*settings.pipeline_runner_args, *extra]
+    if any(arg.startswith("--runner") for arg in given):
+        return given
+    return ["--runner=PrismRunner", f"--prism_location={ensure_prism(settings)}",
+            "--environment_type=LOOPBACK", "--prism_log_level=warn", *given]
+
+
+def model_dir(settings: Settings, model: str | None) -> Path:
+    try:
+        return Registry(settings.models_dir).resolve(model or settings.model)
+    except ModelNotFound as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _config(settings: Settings, model: Path, index: str, ranges: list[PartitionRange],
+            *, streaming: bool) -> PipelineConfig:
+    from pipelines.stream.pipeline import PipelineConfig
+
+    return PipelineConfig(
+        bootstrap=settings.kafka_bootstrap, raw_topic=settings.topic_raw,
+        deadletter_topic=settings.topic_deadletter, es_url=settings.es_url, index=index,
+        model_dir=model,
+        group_id=settings.pipeline_group_id if streaming else "newswatch-replay",
+        ranges=ranges, classified_topic=settings.topic_classified if streaming else None,
+        commit_offsets=streaming, max_batch_size=settings.pipeline_batch_size,
+        bulk_size=settings.pipeline_bulk_size, threads=settings.pipeline_threads)
+
+
+def _failed(result: PipelineResult) -> None:
+    from apache_beam.runners.runner import PipelineState
+
+    if result.state == PipelineState.FAILED:
+        raise PipelineFailed("the pipeline failed; the runner's error is logged above. "
+                             "Uncommitted records are read again on the next start.")
+
+
+@app.command("run", context_settings=EXTRA)
+def run_streaming(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(
+        help="Model version or directory (default: the promoted one).")] = None,
+) -> None:
+    """Classify the raw topic continuously into the articles alias, until SIGTERM or Ctrl-C.
+
+    Offsets are committed only after Elasticsearch (or the dead-letter topic) has
+    acknowledged a bundle's articles, so a crash loses nothing; a restart reads the
+    unacknowledged ones again and the fixed document ids keep one copy of each. One
+    summary line is logged per interval (NEWSWATCH_PIPELINE_SUMMARY_INTERVAL_S). On
+    SIGTERM the pipeline drains: in-flight bundles finish and are committed.
+    """
+    from apache_beam.runners.runner import PipelineState
+
+    from pipelines.stream import monitor
+    from pipelines.stream.kafka_source import (
+        ConsumerConfig,
+        committed_or_earliest,
+        partitions_of,
+        request_drain,
+        reset_drain,
+    )
+    from pipelines.stream.pipeline import run
+
+    settings: Settings = ctx.obj
+    directory = model_dir(settings, model)
+    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    ensure_articles_index(es_client(settings), settings.deploy_dir, settings.articles_alias)
+    consumer = ConsumerConfig(settings.kafka_bootstrap, settings.pipeline_group_id)
+    ranges = committed_or_earliest(consumer, settings.topic_raw,
+                                   partitions_of(settings.kafka_bootstrap, settings.topic_raw))
+    config = _config(settings, directory, settings.articles_alias, ranges, streaming=True)
+    reset_drain()
+    result = run(beam_args(settings, ctx.args), config)
+    log.info("pipeline started model=%s topic=%s index=%s group=%s from=%s",
+             config.model_version, settings.topic_raw, settings.articles_alias,
+             settings.pipeline_group_id, ",".join(f"{r.partition}:{r.start}" for r in ranges))
+
+    stopping = {"since": None}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stopping["since"] is None:
+            log.info("pipeline draining signal=%s (in-flight bundles finish and commit)",
+                     signal.Signals(signum).name)
+            stopping["since"] = time.monotonic()  # type: ignore[assignment]
+            request_drain()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    previous = monitor.Snapshot()
+    last = time.monotonic()
+    while not PipelineState.is_terminal(result.state):
+        time.sleep(0.5)
+        now = time.monotonic()
+        since = stopping["since"]
+        if since is not None and now - since > settings.pipeline_drain_timeout_s:
+            log.warning("pipeline drain took longer than %.0fs; cancelling",
+                        settings.pipeline_drain_timeout_s)
+            result.cancel()
+            break
+        if now - last >= settings.pipeline_summary_interval_s:
+            current = monitor.snapshot(result)
+            lag = monitor.group_lag(settings.kafka_bootstrap, settings.pipeline_group_id,
+                                    settings.topic_raw)
+            log.info(monitor.summary_line(previous, current, now - last, lag,
+                                          settings.topic_deadletter))
+            previous, last = current, now
+    result.wait_until_finish()
+    _failed(result)
+    final = monitor.snapshot(result)
+    log.info("pipeline stopped state=%s indexed=%d dead_lettered=%d repeats=%d", result.state,
+             final.get("indexed"), monitor.dead_lettered(final, settings.topic_deadletter),
+             final.get("repeats_skipped"))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def replay_ranges(bootstrap: str, topic: str, since: datetime,
+                  until: datetime | None) -> list[PartitionRange]:
+    """Offsets of the records with timestamps in [since, until) (until None: up to now)."""
+    from pipelines.stream.kafka_source import PartitionRange, partitions_of
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "newswatch-replay",
+                        "enable.auto.commit": False})
+    try:
+        partitions = partitions_of(bootstrap, topic)
+
+        def offsets_at(moment: datetime | None) -> dict[int, int]:
+            ends = {}
+            for p in partitions:
+                ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+            if moment is None:
+                return ends
+            wanted = [TopicPartition(topic, p, int(moment.timestamp() * 1000))
+                      for p in partitions]
+            found = consumer.offsets_for_times(wanted, timeout=30)
+            return {tp.partition: (tp.offset if tp.offset >= 0 else ends[tp.partition])
+                    for tp in found}
+
+        starts, stops = offsets_at(since), offsets_at(until)
+        return [PartitionRange(topic, p, starts[p], max(starts[p], stops[p]))
+                for p in partitions]
+    finally:
+        consumer.close()
+
+
+def ensure_replay_index(settings: Settings, index: str) -> None:
+    """A named target index, created with the articles mapping when it does not exist."""
+    client = es_client(settings)
+    if index == settings.articles_alias:
+        ensure_articles_index(client, settings.deploy_dir, index)
+        return
+    if client.indices.exists(index=index):
+        return
+    template = articles_template(settings.deploy_dir, settings.articles_alias)["template"]
+    client.indices.create(index=index, mappings=template["mappings"],
+                          settings=template.get("settings"))
+
+
+@app.command("replay", context_settings=EXTRA)
+def replay(
+    ctx: typer.Context,
+    since: Annotated[datetime, typer.Option(
+        help="First Kafka record time to replay (UTC unless a zone is given).")],
+    until: Annotated[datetime | None, typer.Option(
+        help="Stop before this record time (default: everything up to now).")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Model version or directory (default: the promoted one).")] = None,
+    index: Annotated[str | None, typer.Option(
+        help="Target index (created if missing; default: the live articles alias).")] = None,
+) -> None:
+    """Reclassify the retained raw topic over a time range, bounded; ends by itself.
+
+    The same transforms as `pipeline run`, over closed offset ranges. Articles already
+    in the target with the same model version are skipped (duplicates); nothing is
+    published to the classified topic, so history does not re-alert. Prints read,
+    indexed, dead-lettered and duplicates skipped.
+    """
+    from apache_beam.runners.runner import PipelineState
+
+    from pipelines.stream import monitor
+    from pipelines.stream.pipeline import run
+
+    settings: Settings = ctx.obj
+    start, stop = _utc(since), _utc(until)
+    assert start is not None
+    if stop is not None and stop <= start:
+        raise ConfigError(f"--until {stop.isoformat()} is not after --since {start.isoformat()}")
+    directory = model_dir(settings, model)
+    target = index or settings.articles_alias
+    ensure_replay_index(settings, target)
+    ranges = replay_ranges(settings.kafka_bootstrap, settings.topic_raw, start, stop)
+    total = sum(r.stop - r.start for r in ranges)
+    config = _config(settings, directory, target, ranges, streaming=False)
+    result = run(beam_args(settings, ctx.args), config)
+    columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("replay", total=total)
+        while not PipelineState.is_terminal(result.state):
+            time.sleep(1.0)
+            progress.update(task, completed=monitor.snapshot(result).get("records_read"))
+    result.wait_until_finish()
+    _failed(result)
+    final = monitor.snapshot(result)
+    counts = {
+        "read": final.get("records_read"),
+        "indexed": final.get("indexed"),
+        "dead-lettered": monitor.dead_lettered(final, settings.topic_deadletter),
+        "duplicates skipped": final.get("repeats_skipped"),
+    }
+    table = Table(title=f"replay into {target} with model {directory.name}")
+    for name in counts:
+        table.add_column(name, justify="right")
+    table.add_row(*(str(v) for v in counts.values()))
+    console.print(table)
+    log.info("replay " + " ".join(f"{k.replace(' ', '_').replace('-', '_')}={v}"
+                                  for k, v in counts.items()))

@@ -1,0 +1,107 @@
+"""Dropping repeats by article id, before the model spends time on them.
+
+An article is a repeat when the target index already holds it classified by
+the same model version, or when it came earlier in the same bundle. The index
+is the memory: it survives restarts, replays and every runner, with no state
+in the pipeline. A repeat found in the index is handed on as its stored
+document, so that a crash between indexing and publishing the classified event
+cannot lose that event (downstream consumers de-duplicate by id).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.transforms.window import BoundedWindow
+from apache_beam.utils.timestamp import Timestamp
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ConnectionTimeout, Elasticsearch, NotFoundError
+
+from pipelines.schema import ClassifiedArticle
+from pipelines.stream.bundle_buffer import Held, emit, unwrap
+from pipelines.stream.es_sink import IndexingError
+from pipelines.stream.model_handler import Incoming
+
+log = logging.getLogger(__name__)
+
+STORED = "stored"
+
+
+@dataclass(frozen=True)
+class RepeatsConfig:
+    es_url: str
+    index: str
+    model_version: str
+    lookup_size: int = 100
+    unavailable_timeout_s: float = 120.0
+
+
+class DropRepeats(beam.DoFn):
+    """Main output: new articles. ``stored``: repeats already indexed, as stored."""
+
+    def __init__(self, config: RepeatsConfig) -> None:
+        self.config = config
+        self.repeats = beam.metrics.Metrics.counter("newswatch", "repeats_skipped")
+
+    def setup(self) -> None:
+        self._client = Elasticsearch(self.config.es_url, request_timeout=60)
+        self._held: list[Held[Incoming]] = []
+        self._seen: set[str] = set()
+
+    def start_bundle(self) -> None:
+        self._seen = set()
+
+    def process(self, item: Incoming, timestamp: Timestamp = beam.DoFn.TimestampParam,
+                window: BoundedWindow = beam.DoFn.WindowParam) -> Iterator[Any]:
+        if item.article.id in self._seen:
+            self.repeats.inc()
+            return
+        self._seen.add(item.article.id)
+        self._held.append(Held(item, timestamp, window))
+        if len(self._held) >= self.config.lookup_size:
+            yield from unwrap(self._flush(), in_finish=False)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        if self._held:
+            yield from unwrap(self._flush(), in_finish=True)
+
+    def _flush(self) -> Iterator[Any]:
+        held, self._held = self._held, []
+        stored = self._lookup([h.value.article.id for h in held])
+        for h in held:
+            existing = stored.get(h.value.article.id)
+            if existing is not None and existing.model_version == self.config.model_version:
+                self.repeats.inc()
+                yield emit(h, existing, STORED)
+            else:
+                yield emit(h, h.value)
+
+    def _lookup(self, ids: list[str]) -> dict[str, ClassifiedArticle]:
+        deadline = time.monotonic() + self.config.unavailable_timeout_s
+        while True:
+            try:
+                response = self._client.search(
+                    index=self.config.index, query={"ids": {"values": ids}}, size=len(ids),
+                    ignore_unavailable=True, allow_no_indices=True)
+                break
+            except NotFoundError:
+                return {}
+            except (ESConnectionError, ConnectionTimeout) as exc:
+                if time.monotonic() > deadline:
+                    raise IndexingError(
+                        f"Elasticsearch at {self.config.es_url} unreachable for "
+                        f"{self.config.unavailable_timeout_s:.0f}s: {exc}") from exc
+                log.warning("elasticsearch unreachable for the repeat check: %s", exc)
+                time.sleep(1.0)
+        return {hit["_id"]: ClassifiedArticle.model_validate(hit["_source"])
+                for hit in response["hits"]["hits"]}
+
+    def teardown(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
