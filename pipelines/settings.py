@@ -96,7 +96,7 @@ class Settings(BaseSettings):
 
     # The Beam pipeline (docs/adr/0004-stream-runner.md).
     pipeline_group_id: str = "newswatch-pipeline"
-    pipeline_batch_size: int = Field(default=32, ge=1)
+    pipeline_batch_size: int = Field(default=64, ge=1)  # as `newswatch classify`
     pipeline_bulk_size: int = Field(default=200, ge=1)
     pipeline_threads: int = Field(default=2, ge=1)
     pipeline_summary_interval_s: float = Field(default=30.0, gt=0)

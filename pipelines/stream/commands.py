@@ -55,8 +55,11 @@ def beam_args(settings: Settings, extra: list[str]) -> list[str]:
     given = [*settings.pipeline_runner_args, *extra]
     if any(arg.startswith("--runner") for arg in given):
         return given
+    # No dynamic splits: the source only checkpoints, and Prism's split requests on an
+    # open offset range serve nothing (docs/adr/0004-stream-runner.md).
     return ["--runner=PrismRunner", f"--prism_location={ensure_prism(settings)}",
-            "--environment_type=LOOPBACK", "--prism_log_level=warn", *given]
+            "--environment_type=LOOPBACK", "--prism_log_level=warn",
+            "--experiments=prism_disable_sdf_split", *given]
 
 
 def model_dir(settings: Settings, model: str | None) -> Path:

@@ -11,8 +11,9 @@ succeeded. A crash before that point re-reads the bundle: at-least-once, made
 exactly-once in Elasticsearch by deterministic document ids.
 
 The restriction is an offset range of one partition. Streaming uses an open
-range and returns a checkpoint after each short poll (a lone record is handed on
-within ``linger_s``); a replay uses a closed range and ends by itself.
+range and returns a checkpoint as soon as it has caught up with the partition (a
+lone record is handed on at once) or has read ``max_records``; a replay uses a
+closed range and ends by itself.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker
 from apache_beam.io.restriction_trackers import OffsetRange
 from apache_beam.io.watermark_estimators import WalltimeWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.utils.timestamp import Duration
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipelines.errors import NewswatchError
@@ -99,8 +101,12 @@ class ConsumerConfig:
     group_id: str
     commit: bool = True
     max_records: int = 256
-    linger_s: float = 0.05
-    idle_poll_s: float = 1.0
+    backlog_wait_s: float = 0.5
+    # An idle partition is polled without blocking and checked again after resume_s.
+    # Blocking inside a bundle makes the Prism runner spin a core while it waits
+    # (docs/adr/0004-stream-runner.md), so the wait happens between bundles instead.
+    idle_poll_s: float = 0.0
+    resume_s: float = 0.2
 
 
 class PartitionTracker(RestrictionTracker):
@@ -147,7 +153,10 @@ class PartitionTracker(RestrictionTracker):
 
     def current_progress(self) -> RestrictionProgress:
         done = self._next - self._range.start
-        remaining = 0 if self._range.stop == OPEN_END else self._range.stop - self._next
+        remaining = 1 if self._range.stop == OPEN_END else self._range.stop - self._next
+        # Never 0 of 0: the SDK divides by the sum when the runner asks for a split.
+        if not done:
+            remaining = max(1, remaining)
         return RestrictionProgress(completed=done, remaining=remaining)
 
     def is_bounded(self) -> bool:
@@ -247,10 +256,16 @@ class _ReadPartition(beam.DoFn):
         read = 0
         last_offset: int | None = None
         finished = False
+        partition = TopicPartition(element.topic, element.partition)
         while read < self.config.max_records:
             waited = time.monotonic() - started
             if read:
-                timeout = self.config.linger_s
+                # A backlog fills the bundle (bigger batches for the model); once caught
+                # up the bundle ends at once, so a lone article is handed on without delay.
+                _low, high = consumer.get_watermark_offsets(partition, cached=True)
+                if high is not None and high >= 0 and self._positions[key] >= high:
+                    break
+                timeout = self.config.backlog_wait_s
             elif _drain.is_set() and not bounded:
                 finished = not tracker.try_claim(self._positions[key])
                 break
@@ -292,7 +307,9 @@ class _ReadPartition(beam.DoFn):
         else:
             finalizer.register(_nothing_to_commit)
         if not finished:
-            tracker.defer_remainder()  # a checkpoint: the rest is read by the next bundle
+            # A checkpoint: the rest is read by a later bundle, at once when there is a
+            # backlog, after resume_s when the partition was idle.
+            tracker.defer_remainder(Duration(seconds=0 if read else self.config.resume_s))
 
     def _reached_stop(self, consumer: Consumer, element: PartitionRange, stop: int,
                       tracker: PartitionTracker) -> bool:

@@ -9,6 +9,7 @@ runner shares one loaded ``Predictor`` per worker process and calls
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +37,21 @@ class Classified:
     article: ClassifiedArticle
 
 
+# The runner reads partitions in parallel threads of one worker and RunInference shares
+# one model between them; the model already uses every core it is given, so parallel
+# calls only thrash the CPU caches. One batch at a time per worker process.
+_inference_lock = threading.Lock()
+
+
 class ArticleModelHandler(ModelHandler[Incoming, Classified, Predictor]):
     """Classifies articles with a saved newswatch model directory."""
 
-    def __init__(self, model_dir: Path, *, max_batch_size: int = 32,
+    def __init__(self, model_dir: Path, *, max_batch_size: int = 64,
                  threads: int = 2, runtime: str = "auto") -> None:
         # Batches are bounded by size here and by time by the source: a bundle
-        # covers at most one short poll, and BatchElements flushes at bundle end.
-        super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
+        # covers at most one short poll, and BatchElements flushes at bundle end, so
+        # a lone article is never held back waiting for the batch to fill.
+        super().__init__(min_batch_size=max_batch_size, max_batch_size=max_batch_size)
         self.model_dir = Path(model_dir)
         self.threads = threads
         self.runtime = runtime
@@ -54,7 +62,8 @@ class ArticleModelHandler(ModelHandler[Incoming, Classified, Predictor]):
 
     def run_inference(self, batch: Sequence[Incoming], model: Predictor,
                       inference_args: Mapping[str, Any] | None = None) -> Iterable[Classified]:
-        predictions = model.predict([document_of(item.article) for item in batch])
+        with _inference_lock:
+            predictions = model.predict([document_of(item.article) for item in batch])
         classified_at = utc_now()
         return [
             Classified(item.record,

@@ -32,6 +32,7 @@ from pipelines.stream.kafka_source import ConsumerConfig, PartitionRange, ReadFr
 from pipelines.stream.model_handler import ArticleModelHandler
 from pipelines.stream.parse import ParseArticles
 from pipelines.stream.repeats import STORED, DropRepeats, RepeatsConfig
+from pipelines.stream.stage_boundary import EndOfStage
 
 CLASSIFY_STEP = "pipeline.classify"
 
@@ -50,7 +51,7 @@ class PipelineConfig:
     ranges: Sequence[PartitionRange] = field(default_factory=list)
     classified_topic: str | None = None
     commit_offsets: bool = True
-    max_batch_size: int = 32
+    max_batch_size: int = 64
     bulk_size: int = 200
     threads: int = 2
     runtime: str = "auto"
@@ -97,6 +98,7 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> None:
         IndexConfig(config.es_url, config.index, bulk_size=config.bulk_size))).with_outputs(
         DEAD, main="indexed")
     _ = written[DEAD] | "IndexDeadLetters" >> PublishDeadLettersTo(config)
+    _ = written.indexed | "EndOfStage" >> EndOfStage()
 
     if config.classified_topic:
         producer = ProducerConfig(config.bootstrap, config.classified_topic)

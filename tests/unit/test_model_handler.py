@@ -20,7 +20,7 @@ def test_a_batch_of_five_gives_five_results_in_order(trained):
     registry, result = trained
     # torch: the int8 path quantises activations per batch, so batch-mates shift scores a bit
     handler = ArticleModelHandler(result.path, max_batch_size=8, runtime="torch")
-    assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 8}
+    assert handler.batch_elements_kwargs() == {"min_batch_size": 8, "max_batch_size": 8}
     model = handler.load_model()
     texts = ["Chinese firm buys land next to an air base.", "A bakery opens downtown.",
              "The grid depends on imported inverters with remote access.",
