@@ -259,23 +259,23 @@ class _ReadPartition(beam.DoFn):
         partition = TopicPartition(element.topic, element.partition)
         while read < self.config.max_records:
             waited = time.monotonic() - started
-            if read:
-                # A backlog fills the bundle (bigger batches for the model); once caught
-                # up the bundle ends at once, so a lone article is handed on without delay.
-                _low, high = consumer.get_watermark_offsets(partition, cached=True)
-                if high is not None and high >= 0 and self._positions[key] >= high:
-                    break
-                timeout = self.config.backlog_wait_s
-            elif _drain.is_set() and not bounded:
+            if _drain.is_set() and not bounded and not read:
                 finished = not tracker.try_claim(self._positions[key])
                 break
-            else:
-                timeout = max(0.0, self.config.idle_poll_s - waited)
-            message = consumer.poll(timeout)
+            # Wait for records only where some are known to exist: a closed range, a
+            # backlog behind the cached end offset, or a consumer with no fetch yet.
+            # Otherwise the partition is idle: the bundle ends and a later one looks
+            # again. Once caught up the bundle ends at once, so a lone article is
+            # handed on without delay, and a backlog fills the bundle (bigger batches).
+            _low, high = consumer.get_watermark_offsets(partition, cached=True)
+            known_end = high is not None and high >= 0
+            if known_end and self._positions[key] >= high and (read or not bounded):
+                break
+            expecting = bounded or not known_end or self._positions[key] < high
+            budget = self.config.backlog_wait_s if expecting else self.config.idle_poll_s
+            message = consumer.poll(max(0.0, budget - waited) if not read else budget)
             if message is None:
-                if read or waited >= self.config.idle_poll_s:
-                    break
-                continue
+                break
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
