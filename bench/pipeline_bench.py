@@ -44,7 +44,7 @@ from classify_bench import corpus  # noqa: E402
 
 from classifiers.registry import Registry  # noqa: E402
 from pipelines.es_admin import ensure_articles_index  # noqa: E402
-from pipelines.kafka_admin import TopicSpec, ensure_topics  # noqa: E402
+from pipelines.kafka_admin import ensure_topics, topic_specs  # noqa: E402
 from pipelines.ml_commands import predict_rows  # noqa: E402
 from pipelines.schema import Article  # noqa: E402
 from pipelines.settings import load_settings  # noqa: E402
@@ -111,8 +111,7 @@ def main() -> None:
                  "articles_alias": f"newswatch-bench-{unique}",
                  "pipeline_group_id": f"bench-{unique}"}
     settings = load_settings(**overrides)
-    specs = [TopicSpec(settings.topic_raw, 3), TopicSpec(settings.topic_classified, 3),
-             TopicSpec(settings.topic_deadletter, 1)]
+    specs = topic_specs(settings)
     ensure_topics(settings.kafka_bootstrap, specs)
     es = Elasticsearch(settings.es_url, request_timeout=30)
     ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)

@@ -209,6 +209,9 @@ class _ReadPartition(beam.DoFn):
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "enable.partition.eof": False,
+                    # Offsets below the log start were deleted by retention: go on from
+                    # the oldest record there is (the raw topic keeps everything).
+                    "auto.offset.reset": "earliest",
                     "fetch.wait.max.ms": 50,
                     "logger": log,
                 })
@@ -317,7 +320,13 @@ class _ReadPartition(beam.DoFn):
         a compacted record): done once the consumer's position is at or past the stop."""
         tp = TopicPartition(element.topic, element.partition)
         position = consumer.position([tp])[0].offset
-        if position >= stop or self._positions.get((element.topic, element.partition), 0) >= stop:
+        low, _high = consumer.get_watermark_offsets(tp, timeout=10)
+        if low >= stop:
+            log.warning("kafka records %s[%d] %d..%d were deleted by retention before they "
+                        "were read", element.topic, element.partition,
+                        self._positions.get((element.topic, element.partition), 0), stop - 1)
+        if max(position, low) >= stop or self._positions.get(
+                (element.topic, element.partition), 0) >= stop:
             tracker.try_claim(stop)
             return True
         return False

@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
 from pipelines.es_admin import ensure_articles_index
-from pipelines.kafka_admin import TopicSpec, ensure_topics
+from pipelines.kafka_admin import ensure_topics, topic_specs
 from pipelines.schema import Article, ClassifiedArticle
 from pipelines.settings import Settings, load_settings
 
@@ -153,8 +153,7 @@ def make_pipeline_env(stack: Settings, trained: tuple, tmp_path: Path,
            "HF_HUB_OFFLINE": "1", **values}
     settings = load_settings(**{k.removeprefix("NEWSWATCH_").lower(): v
                                 for k, v in values.items()})
-    specs = [TopicSpec(settings.topic_raw, 3), TopicSpec(settings.topic_classified, 3),
-             TopicSpec(settings.topic_deadletter, 1)]
+    specs = topic_specs(settings)  # the production shapes: the raw topic keeps everything
     ensure_topics(settings.kafka_bootstrap, specs)
     es = Elasticsearch(settings.es_url, request_timeout=30)
     ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)

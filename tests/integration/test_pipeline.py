@@ -72,8 +72,12 @@ def test_feed_to_collector_to_pipeline_to_elasticsearch(pipeline_env: PipelineEn
         code = stop(process, signal.SIGTERM)
     assert code == 0, penv.log_text()[-3000:]
     assert "pipeline draining signal=SIGTERM" in penv.log_text()
-    assert "pipeline read=" in penv.log_text().replace("interval_s=", "").replace(
-        "pipeline  ", "pipeline ") or "pipeline interval_s=" in penv.log_text()
+    log = " ".join(penv.log_text().split())
+    summary = log[log.index("pipeline interval_s="):]
+    for key in ("read=", "indexed=", "rate_per_s=", "dead_lettered=", "repeats=", "lag=",
+                "batch_mean=", "latency_p50_ms_le=", "latency_p95_ms_le="):
+        assert key in summary.split(" pipeline ")[0], summary[:400]
+    assert "pipeline stopped state=DONE indexed=5 dead_lettered=1 repeats=0" in log
 
     dead = read_topic(penv.settings.kafka_bootstrap, penv.settings.topic_deadletter)
     assert len(dead) == 1
@@ -186,3 +190,38 @@ def test_a_document_elasticsearch_refuses_becomes_a_dead_letter_and_the_rest_ind
     assert "not-a-number" in letter.error
     assert json.loads(base64.b64decode(letter.payload_b64))["id"] == refused.id
     penv.es.indices.delete(index=index)
+
+
+def test_a_range_whose_records_retention_deleted_ends_with_what_is_left(
+        pipeline_env: PipelineEnv):
+    """Offsets computed, then records deleted (as retention does) before the read: the
+    bounded read must end with the records that are left, not wait for the missing."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    from pipelines.stack.prism import ensure_prism
+    from pipelines.stream.kafka_source import PartitionRange
+    from pipelines.stream.pipeline import PipelineConfig, run
+
+    penv = pipeline_env
+    penv.produce([article(n) for n in range(9)])
+    raw = penv.settings.topic_raw
+    ends = penv.end_offsets()
+    ranges = [PartitionRange(raw, p, 0, end) for p, end in ends.items()]
+    admin = AdminClient({"bootstrap.servers": penv.settings.kafka_bootstrap})
+    doomed = [TopicPartition(raw, p, end - 1) for p, end in ends.items() if end > 1]
+    for future in admin.delete_records(doomed).values():
+        future.result()
+    kept = sum(1 for end in ends.values() if end > 0)
+    index = f"{penv.settings.articles_alias}-000001"
+    registry_dir = penv.settings.models_dir / penv.model_version
+    config = PipelineConfig(
+        bootstrap=penv.settings.kafka_bootstrap, raw_topic=raw,
+        deadletter_topic=penv.settings.topic_deadletter, es_url=penv.settings.es_url,
+        index=index, model_dir=registry_dir, group_id="replay-test", ranges=ranges,
+        commit_offsets=False)
+    argv = ["--runner=PrismRunner", f"--prism_location={ensure_prism(penv.settings)}",
+            "--environment_type=LOOPBACK", "--experiments=prism_disable_sdf_split"]
+    result = run(argv, config)
+    assert result.wait_until_finish(duration=120_000) == "DONE"
+    assert penv.count(index) == kept

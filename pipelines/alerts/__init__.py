@@ -1,0 +1,1 @@
+"""Alerting: rules matched against Elasticsearch, messages to Slack, state in an index."""
