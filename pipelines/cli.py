@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pipelines.alerts import commands as alert_commands
 from pipelines.collect.commands import collect
 from pipelines.console import console, err_console
 from pipelines.errors import NewswatchError
@@ -40,6 +41,7 @@ app.command()(classify)
 app.command()(evaluate)
 app.add_typer(models_app, name="models")
 app.add_typer(pipeline_commands.app, name="pipeline")
+app.add_typer(alert_commands.app, name="alert")
 
 
 @app.callback()

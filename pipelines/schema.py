@@ -114,7 +114,9 @@ class Alert(Record):
     scores: dict[str, float]
     evidence: dict[str, str]
     matched_at: UtcDatetime
-    status: Literal["pending", "sent", "console", "failed"] = "pending"
+    status: Literal["pending", "sent", "console", "failed", "suppressed"] = "pending"
+    sent_at: UtcDatetime | None = None
+    error: str | None = None
 
 
 class DeadLetter(Record):

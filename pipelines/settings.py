@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     pipeline_runner_args: list[str] = Field(
         default_factory=list, description="Beam options, e.g. ['--runner=FlinkRunner', ...]")
 
+    # Alerts.
+    alerts_index: str = "newswatch-alerts"
+    alerts_group_id: str = "newswatch-alerter"
+    alerts_file: Path = REPO_ROOT / "config" / "alerts.yaml"
+
     # Secrets: never logged, never in git.
     slack_webhook_url: SecretStr | None = None
 

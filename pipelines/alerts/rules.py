@@ -71,6 +71,8 @@ class RuleProblem:
 class LoadedRules:
     rules: list[AlertRule]
     problems: list[RuleProblem]
+    positions: dict[str, int]
+    """Where each good rule stands in the file, for messages about it."""
 
 
 def _describe(exc: ValidationError) -> str:
@@ -84,7 +86,7 @@ def parse_rules(data: Any) -> LoadedRules:
         raise ConfigError("an alerts file is a mapping with a list under 'rules'")
     rules: list[AlertRule] = []
     problems: list[RuleProblem] = []
-    seen: set[str] = set()
+    positions: dict[str, int] = {}
     for position, raw in enumerate(data["rules"], start=1):
         name = raw.get("name", "?") if isinstance(raw, dict) else "?"
         try:
@@ -92,12 +94,12 @@ def parse_rules(data: Any) -> LoadedRules:
         except ValidationError as exc:
             problems.append(RuleProblem(str(name), position, _describe(exc)))
             continue
-        if rule.name in seen:
+        if rule.name in positions:
             problems.append(RuleProblem(rule.name, position, "a rule with this name came before"))
             continue
-        seen.add(rule.name)
+        positions[rule.name] = position
         rules.append(rule)
-    return LoadedRules(rules, problems)
+    return LoadedRules(rules, problems, positions)
 
 
 def load_rules(path: Path) -> LoadedRules:

@@ -1,0 +1,158 @@
+"""``newswatch alert run``: classified events in, alerts out (Slack, or the console).
+
+Per batch of events from ``newswatch.articles.classified``: match every rule in
+one ``_msearch``; for each match, in event order, claim the alert in the alerts
+index, stay quiet if the same story reached the analyst under this rule within
+the realert window, else post it; then commit the batch's offsets. A permanent
+Slack refusal marks the alert failed and dead-letters it; Slack being down stops
+the run with the alert still pending, which the next run sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, Producer
+from elasticsearch import Elasticsearch
+from pydantic import ValidationError
+
+from pipelines.alerts.matcher import matching_ids
+from pipelines.alerts.matching import alert_for, realert_since
+from pipelines.alerts.rules import AlertRule
+from pipelines.alerts.slack import SlackRejected, SlackWebhook
+from pipelines.alerts.slack_message import alert_text, single_message
+from pipelines.alerts.state import AlertState
+from pipelines.schema import Alert, ClassifiedArticle, DeadLetter, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    events: int = 0
+    bad_events: int = 0
+    sent: list[Alert] = field(default_factory=list)
+    suppressed: int = 0
+    failed: int = 0
+    already: int = 0
+
+
+class Alerter:
+    def __init__(self, client: Elasticsearch, articles_index: str, rules: Sequence[AlertRule],
+                 state: AlertState, webhook: SlackWebhook | None,
+                 dead_letter: Callable[[DeadLetter], None],
+                 console: Callable[[str], None]) -> None:
+        self.client = client
+        self.articles_index = articles_index
+        self.rules = [r for r in rules if r.enabled]
+        self.state = state
+        self.webhook = webhook
+        self.dead_letter = dead_letter
+        self.console = console
+
+    def handle(self, events: Sequence[ClassifiedArticle]) -> BatchOutcome:
+        outcome = BatchOutcome(events=len(events))
+        if not events:
+            return outcome
+        self.client.indices.refresh(index=self.articles_index)  # the newest are searchable
+        matched = matching_ids(self.client, self.articles_index, self.rules,
+                               [e.id for e in events])
+        for article in events:
+            for rule in self.rules:
+                if article.id in matched.get(rule.name, ()):
+                    self._alert(rule, article, outcome)
+        return outcome
+
+    def _alert(self, rule: AlertRule, article: ClassifiedArticle, outcome: BatchOutcome) -> None:
+        now = utc_now()
+        alert = alert_for(rule, article, now)
+        if not self.state.claim(alert):
+            outcome.already += 1
+            return
+        since = realert_since(rule, now)
+        if since is not None and self.state.story_recently_alerted(alert, since):
+            self.state.finish(alert, "suppressed", now)
+            outcome.suppressed += 1
+            return
+        if self.webhook is None:
+            self.console(alert_text(alert))
+            self.state.finish(alert, "console", utc_now())
+            outcome.sent.append(alert)
+            return
+        try:
+            self.webhook.post(single_message(alert))
+        except SlackRejected as exc:
+            self.state.finish(alert, "failed", utc_now(), str(exc))
+            self.dead_letter(DeadLetter.from_failure(
+                "alerts.slack", alert.to_json_bytes(), exc, key=f"{rule.name}:{article.id}"))
+            outcome.failed += 1
+            return
+        self.state.finish(alert, "sent", utc_now())
+        outcome.sent.append(alert)
+
+
+def parse_events(values: Sequence[bytes]) -> tuple[list[ClassifiedArticle], list[bytes]]:
+    good, bad = [], []
+    for value in values:
+        try:
+            good.append(ClassifiedArticle.model_validate_json(value))
+        except ValidationError:
+            bad.append(value)
+    return good, bad
+
+
+def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[bytes], None],
+            *, once: bool, stop: Callable[[], bool], batch_size: int = 100,
+            idle_s: float = 3.0) -> BatchOutcome:
+    """Poll, handle, commit, until ``stop()`` (or, with ``once``, until idle for idle_s)."""
+    total = BatchOutcome()
+    idle_since = time.monotonic()
+    while not stop():
+        messages = consumer.consume(batch_size, timeout=0.5)
+        values = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("kafka read error=%s", error)
+                continue
+            values.append(message.value() or b"")
+        if not values:
+            if once and time.monotonic() - idle_since > idle_s:
+                break
+            continue
+        idle_since = time.monotonic()
+        events, bad = parse_events(values)
+        for value in bad:
+            dead_letter_bytes(value)
+        outcome = alerter.handle(events)
+        consumer.commit(asynchronous=False)
+        log.info("alerts events=%d bad=%d sent=%d suppressed=%d failed=%d already=%d",
+                 len(events), len(bad), len(outcome.sent), outcome.suppressed, outcome.failed,
+                 outcome.already)
+        total.events += len(events)
+        total.bad_events += len(bad)
+        total.sent += outcome.sent
+        total.suppressed += outcome.suppressed
+        total.failed += outcome.failed
+        total.already += outcome.already
+    return total
+
+
+def dead_letter_producer(bootstrap: str, topic: str) -> tuple[Callable[[DeadLetter], None],
+                                                              Callable[[bytes], None]]:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                         "enable.idempotence": True, "logger": log})
+
+    def letter(dead: DeadLetter) -> None:
+        producer.produce(topic, key=(dead.key or "").encode(), value=dead.to_json_bytes())
+        producer.flush(30)
+
+    def raw(value: bytes) -> None:
+        letter(DeadLetter.from_failure("alerts.parse", value,
+                                       ValueError("not a ClassifiedArticle")))
+
+    return letter, raw

@@ -1,0 +1,35 @@
+"""Pure alert logic: the story an article belongs to, the alert it makes, repeats."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+
+from pipelines.alerts.rules import AlertRule
+from pipelines.schema import Alert, ClassifiedArticle
+
+
+def story_id(article: ClassifiedArticle) -> str:
+    """Articles with the same normalised title are one story (syndication, re-posts)."""
+    words = re.findall(r"\w+", (article.title or article.url).casefold())
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:16]
+
+
+def alert_id(rule: str, article_id: str) -> str:
+    """One alert per rule and article, ever: the state document's id."""
+    return f"{rule}:{article_id}"
+
+
+def alert_for(rule: AlertRule, article: ClassifiedArticle, now: datetime) -> Alert:
+    return Alert(rule=rule.name, article_id=article.id, story_id=story_id(article),
+                 title=article.title, url=article.url, source=article.source,
+                 published_at=article.published_at, labels=list(article.labels),
+                 scores=dict(article.scores), evidence=dict(article.evidence), matched_at=now)
+
+
+def realert_since(rule: AlertRule, now: datetime) -> datetime | None:
+    """Start of the window in which a second article of the same story stays quiet."""
+    if rule.realert_minutes <= 0:
+        return None
+    return now - timedelta(minutes=rule.realert_minutes)

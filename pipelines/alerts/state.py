@@ -1,0 +1,81 @@
+"""Alert state in Elasticsearch: one document per rule and article, so a restart
+neither repeats nor loses an alert.
+
+The document is created (``op_type=create``) as ``pending`` before the message
+goes out and updated to ``sent`` / ``console`` / ``failed`` / ``suppressed``
+after. A second create for the same rule and article is refused by
+Elasticsearch (409): that alert was handled, unless it is still pending, in
+which case the previous run died before sending and this run sends it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import ConflictError, Elasticsearch
+
+from pipelines.alerts.matching import alert_id
+from pipelines.schema import Alert
+
+ALERTS_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "rule": {"type": "keyword"},
+        "article_id": {"type": "keyword"},
+        "story_id": {"type": "keyword"},
+        "title": {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}},
+        "url": {"type": "keyword"},
+        "source": {"type": "keyword"},
+        "published_at": {"type": "date"},
+        "labels": {"type": "keyword"},
+        "scores": {"type": "object", "dynamic": True},
+        "evidence": {"type": "object", "enabled": False},
+        "matched_at": {"type": "date"},
+        "status": {"type": "keyword"},
+        "sent_at": {"type": "date"},
+        "error": {"type": "text"},
+    },
+}
+
+
+class AlertState:
+    def __init__(self, client: Elasticsearch, index: str) -> None:
+        self.client = client
+        self.index = index
+
+    def ensure_index(self) -> None:
+        if not self.client.indices.exists(index=self.index):
+            self.client.indices.create(index=self.index, mappings=ALERTS_MAPPING)
+
+    def claim(self, alert: Alert) -> bool:
+        """True when this run must handle the alert (new, or left pending by a crash)."""
+        doc_id = alert_id(alert.rule, alert.article_id)
+        try:
+            self.client.create(index=self.index, id=doc_id,
+                               document=alert.model_dump(mode="json"), refresh="wait_for")
+            return True
+        except ConflictError:
+            existing = self.client.get(index=self.index, id=doc_id)["_source"]
+            return existing.get("status") == "pending"
+
+    def story_recently_alerted(self, alert: Alert, since: datetime) -> bool:
+        """Another article of the same story already reached the analyst under this rule."""
+        query = {"bool": {"filter": [
+            {"term": {"rule": alert.rule}}, {"term": {"story_id": alert.story_id}},
+            {"terms": {"status": ["sent", "console"]}},
+            {"range": {"sent_at": {"gte": since.isoformat()}}}],
+            "must_not": [{"term": {"article_id": alert.article_id}}]}}
+        return self.client.count(index=self.index, query=query)["count"] > 0
+
+    def finish(self, alert: Alert, status: str, at: datetime, error: str | None = None) -> None:
+        self.client.update(index=self.index, id=alert_id(alert.rule, alert.article_id),
+                           doc={"status": status, "sent_at": at.isoformat(), "error": error},
+                           refresh="wait_for")
+
+    def all(self) -> list[Alert]:
+        self.client.indices.refresh(index=self.index)
+        hits = self.client.search(index=self.index, size=10_000, sort=["matched_at", "_doc"],
+                                  query={"match_all": {}})["hits"]["hits"]
+        return [Alert.model_validate(h["_source"]) for h in hits]

@@ -1,0 +1,176 @@
+"""`newswatch alert run` against the real Kafka and Elasticsearch and a Slack-like server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+from elasticsearch import Elasticsearch
+
+from pipelines.es_admin import ensure_articles_index
+from pipelines.kafka_admin import ensure_topics, topic_specs
+from pipelines.schema import Alert, ClassifiedArticle, DeadLetter
+from pipelines.settings import Settings, load_settings
+from tests.support.kafka_read import read_topic
+from tests.support.slack_server import SlackServer
+
+pytestmark = pytest.mark.integration
+
+WHEN = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def _article(n: int, title: str, labels: dict[str, float], source: str = "Kyodo",
+             ) -> ClassifiedArticle:
+    scores = {"tech_influence": 0.05, "property_purchase": 0.05,
+              "infrastructure_dependency": 0.05} | labels
+    return ClassifiedArticle(
+        id=f"al-{n}", url=f"https://news.test/al/{n}", feed_url="https://news.test/feed",
+        source=source, title=title, content=f"body {n}", published_at=WHEN, collected_at=WHEN,
+        labels=sorted(labels), scores=scores,
+        evidence={label: f"evidence for {label} in <article {n}> & more" for label in labels},
+        model_version="m1", classified_at=WHEN, indexed_at=WHEN)
+
+
+@pytest.fixture
+def alert_env(stack: Settings, tmp_path) -> Iterator[tuple[Settings, dict[str, str]]]:
+    unique = uuid.uuid4().hex[:10]
+    values = {
+        "NEWSWATCH_KAFKA_BOOTSTRAP": stack.kafka_bootstrap, "NEWSWATCH_ES_URL": stack.es_url,
+        "NEWSWATCH_TOPIC_RAW": f"nw.test.raw.{unique}",
+        "NEWSWATCH_TOPIC_CLASSIFIED": f"nw.test.classified.{unique}",
+        "NEWSWATCH_TOPIC_DEADLETTER": f"nw.test.dead.{unique}",
+        "NEWSWATCH_ARTICLES_ALIAS": f"newswatch-test-{unique}",
+        "NEWSWATCH_ALERTS_INDEX": f"newswatch-test-alerts-{unique}",
+        "NEWSWATCH_ALERTS_GROUP_ID": f"alerter-{unique}",
+        "NEWSWATCH_STATE_DIR": str(tmp_path / "state"),
+    }
+    settings = load_settings(**{k.removeprefix("NEWSWATCH_").lower(): v
+                                for k, v in values.items()})
+    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    es = Elasticsearch(settings.es_url)
+    ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **values}
+    yield settings, env
+    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
+        [s.name for s in topic_specs(settings)])
+    names = list(es.indices.get(index=f"{settings.articles_alias}-*").body)
+    es.indices.delete(index=",".join([*names, settings.alerts_index]))
+    es.indices.delete_index_template(name=settings.articles_alias)
+
+
+def _publish(settings: Settings, articles: list[ClassifiedArticle]) -> None:
+    es = Elasticsearch(settings.es_url)
+    for article in articles:  # as the pipeline does: indexed first, then announced
+        es.index(index=settings.articles_alias, id=article.id,
+                 document=article.model_dump(mode="json"))
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    for article in articles:
+        producer.produce(settings.topic_classified, key=article.id.encode(),
+                         value=article.to_json_bytes(), partition=0)
+    assert producer.flush(30) == 0
+
+
+def _run(env: dict[str, str], rules_file: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", "alert", "run", "--once", "--rules", rules_file],
+        env={**env, **extra}, capture_output=True, text=True, timeout=180, check=False)
+
+
+def test_alerts_reach_slack_once_escaped_in_order_and_survive_restarts(alert_env, tmp_path):
+    settings, env = alert_env
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [
+        {"name": "tech", "query": "*", "labels": {"tech_influence": 0.5}},
+        {"name": "land", "query": "title:land", "labels": {"property_purchase": 0.5}},
+        {"name": "typo", "labels": {"tech_influense": 0.5}},
+        {"name": "broken", "query": "title:("},
+    ]}))
+    first = _article(1, "<!channel> Chip fund & <https://evil.test|login>",
+                     {"tech_influence": 0.91})
+    land = _article(2, "Foreign buyer takes land near base", {"property_purchase": 0.8})
+    quiet = _article(3, "Local bakery opens", {})
+    same_story = _article(4, "<!channel> Chip fund & <https://evil.test|login>",
+                          {"tech_influence": 0.88}, source="Nikkei")
+    _publish(settings, [first, land, quiet, same_story])
+
+    slack = SlackServer(script=[(429, {"Retry-After": "1"}, "rate_limited"),
+                                (500, {}, "oops"), (200, {}, "ok"),
+                                (404, {}, "no_service")])
+    try:
+        result = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        log = " ".join(result.stderr.split())
+        assert "alert rule left out: rule 'typo' (#3): labels: Value error, unknown labels " \
+               "['tech_influense']" in log
+        assert "alert rule left out: rule 'broken' (#4): query 'title:(':" in log
+        assert slack.url not in result.stderr + result.stdout  # the webhook is a secret
+        statuses = [p.status for p in slack.posts]
+        assert statuses == [429, 500, 200, 404]
+        assert slack.posts[1].at - slack.posts[0].at >= 1.0  # Retry-After honoured
+        assert slack.posts[0].payload == slack.posts[2].payload  # the same message, retried
+        message = slack.posts[2].payload
+        assert message == {
+            "text": "[tech] &lt;!channel&gt; Chip fund &amp; &lt;https://evil.test|login&gt; "
+                    "(Kyodo) tech_influence 0.91 https://news.test/al/1",
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "emoji": False,
+                                             "text": "newswatch: tech"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text":
+                    "*<https://news.test/al/1|&lt;!channel&gt; Chip fund &amp; "
+                    "&lt;https://evil.test¦login&gt;>*"}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text":
+                    "Kyodo · 2026-11-23 08:00 UTC · rule tech"}]},
+                {"type": "section", "text": {"type": "mrkdwn",
+                                              "text": "*Labels:* tech_influence 0.91"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text":
+                    "*Evidence (tech_influence):*\n> evidence for tech_influence in "
+                    "&lt;article 1&gt; &amp; more"}},
+            ],
+            "unfurl_links": False, "unfurl_media": False}
+        assert slack.posts[3].payload["text"].startswith("[land] Foreign buyer takes land")
+
+        es = Elasticsearch(settings.es_url)
+        es.indices.refresh(index=settings.alerts_index)
+        docs = {h["_id"]: Alert.model_validate(h["_source"]) for h in es.search(
+            index=settings.alerts_index, size=100)["hits"]["hits"]}
+        assert {k: v.status for k, v in docs.items()} == {
+            "tech:al-1": "sent", "land:al-2": "failed", "tech:al-4": "suppressed"}
+        assert "HTTP 404 no_service" in (docs["land:al-2"].error or "")
+        (_key, value), = read_topic(settings.kafka_bootstrap, settings.topic_deadletter)
+        letter = DeadLetter.model_validate_json(value)
+        assert letter.step == "alerts.slack"
+        assert Alert.model_validate_json(letter.payload).article_id == "al-2"
+
+        # Restart: nothing new. A new consumer group re-reads every event: still nothing.
+        again = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url)
+        replayed = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url,
+                        NEWSWATCH_ALERTS_GROUP_ID=f"{settings.alerts_group_id}-again")
+        assert again.returncode == 0 and replayed.returncode == 0, replayed.stderr[-2000:]
+        assert len(slack.posts) == 4
+        assert "alerts stopped events=4 sent=0 suppressed=0 failed=0 already=3" in " ".join(
+            replayed.stderr.split())
+    finally:
+        slack.close()
+
+
+def test_without_a_webhook_alerts_go_to_the_console_and_the_index(alert_env, tmp_path):
+    settings, env = alert_env
+    _publish(settings, [_article(7, "Grid relies on imported inverters",
+                                 {"infrastructure_dependency": 0.7})])
+    result = _run(env, str(settings.alerts_file))  # the shipped default rules
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("[infrastructure_dependency] Grid relies on imported inverters (Kyodo) "
+            "infrastructure_dependency 0.70 https://news.test/al/7") in result.stdout
+    es = Elasticsearch(settings.es_url)
+    es.indices.refresh(index=settings.alerts_index)
+    hits = es.search(index=settings.alerts_index)["hits"]["hits"]
+    assert [(h["_id"], h["_source"]["status"]) for h in hits] == [
+        ("infrastructure_dependency:al-7", "console")]
