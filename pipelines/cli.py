@@ -10,7 +10,7 @@ import typer
 
 from pipelines.alerts import commands as alert_commands
 from pipelines.collect.commands import collect
-from pipelines.console import console, err_console
+from pipelines.console import err_console
 from pipelines.errors import NewswatchError
 from pipelines.logs import configure_logging
 from pipelines.ml_commands import classify, evaluate, models_app, train
@@ -54,22 +54,25 @@ def _configure(
 ) -> None:
     configure_logging(log_level)
     ctx.obj = load_settings(config)
+    ctx.meta["config_file"] = config
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Run newswatch on the embedded local stack: bring Kafka and Elasticsearch up and say
-    what is running and where."""
+def run(
+    ctx: typer.Context,
+    feeds: Annotated[Path, typer.Option(help="Feeds to watch (plus the seed articles, "
+                                             "served locally).")] = Path("config/feeds.yaml"),
+) -> None:
+    """Run the whole product on the embedded local stack: Kafka + Elasticsearch, a model
+    (a quick one is trained on the seeds if none is promoted), the collector, the pipeline
+    and the alerter. Ctrl-C stops everything cleanly."""
+    from pipelines.run_local import run_product
+
     settings = ctx.obj
     with err_console.status("bringing the local stack up…"):
         statuses = local_stack.up(settings)
     stack_commands.print_status(statuses)
-    console.print(
-        f"Kafka topics: {settings.topic_raw}, {settings.topic_classified}, "
-        f"{settings.topic_deadletter}\n"
-        f"Search articles: curl '{settings.es_url}/{settings.articles_alias}/_search?q=*'\n"
-        "Stop the stack with: newswatch stack down"
-    )
+    run_product(settings, ctx.meta.get("config_file"), feeds)
 
 
 def main() -> None:

@@ -126,6 +126,10 @@ def run_streaming(
                                    partitions_of(settings.kafka_bootstrap, settings.topic_raw))
     config = _config(settings, directory, settings.articles_alias, ranges, streaming=True)
     reset_drain()
+    # The runner process starts with SIGINT ignored (children inherit that), so a Ctrl-C
+    # in the terminal, which reaches the whole process group, drains the pipeline
+    # through our handler below instead of killing the runner under it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     result = run(beam_args(settings, ctx.args), config)
     log.info("pipeline started model=%s topic=%s index=%s group=%s from=%s",
              config.model_version, settings.topic_raw, settings.articles_alias,

@@ -1,0 +1,65 @@
+"""`newswatch run`: the whole product from one command, stopped by one Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from pipelines.seed_feed import seed_feed_xml
+from tests.integration.pipeline_helpers import PipelineEnv
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_brings_seed_articles_to_search_and_alerts_then_stops_on_ctrl_c(
+        pipeline_env: PipelineEnv, tmp_path):
+    penv = pipeline_env
+    seeds = seed_feed_xml(penv.settings.seeds_dir).decode()
+    expected = seeds.count("<item>")
+    assert expected == 14
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(yaml.safe_dump({"feeds": []}))
+    alerts_index = f"{penv.settings.articles_alias}-alerts"
+    env = {**penv.env, "NEWSWATCH_ALERTS_INDEX": alerts_index,
+           "NEWSWATCH_ALERTS_GROUP_ID": f"{penv.settings.pipeline_group_id}-alerts"}
+    log = (tmp_path / "run.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "pipelines", "run", "--feeds", str(feeds)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while penv.count() < expected:
+            assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
+            time.sleep(1)
+        docs = penv.indexed()
+        assert len(docs) == expected
+        assert {d.source for d in docs.values()} == {"seed articles (local)"}
+        labelled = {d.id for d in docs.values() if d.labels}
+        while True:  # the default rules fire for every labelled article (console: no webhook)
+            if penv.es.indices.exists(index=alerts_index):
+                penv.es.indices.refresh(index=alerts_index)
+                hits = penv.es.search(index=alerts_index, size=100)["hits"]["hits"]
+                done = [h for h in hits if h["_source"]["status"] != "pending"]
+                if {h["_source"]["article_id"] for h in done} == labelled == {
+                        h["_source"]["article_id"] for h in hits}:
+                    break
+            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
+            time.sleep(1)
+        assert {h["_source"]["status"] for h in hits} <= {"console", "suppressed"}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        code = process.wait(timeout=120)
+        if penv.es.indices.exists(index=alerts_index):
+            penv.es.indices.delete(index=alerts_index)
+    text = (tmp_path / "run.log").read_text()
+    assert code == 0, text[-3000:]
+    assert "newswatch stopped." in text
+    assert "pipeline stopped state=DONE" in " ".join(text.split())
