@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from pipelines import kibana
 from pipelines.alerts import commands as alert_commands
 from pipelines.collect.commands import collect
 from pipelines.console import err_console
@@ -42,6 +43,7 @@ app.command()(evaluate)
 app.add_typer(models_app, name="models")
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(alert_commands.app, name="alert")
+app.add_typer(kibana.app, name="kibana")
 
 
 @app.callback()
@@ -62,6 +64,9 @@ def run(
     ctx: typer.Context,
     feeds: Annotated[Path, typer.Option(help="Feeds to watch (plus the seed articles, "
                                              "served locally).")] = Path("config/feeds.yaml"),
+    stack: Annotated[bool, typer.Option(
+        help="Start the embedded local Kafka + Elasticsearch (--no-stack: use the ones "
+             "configured, e.g. under docker compose).")] = True,
 ) -> None:
     """Run the whole product on the embedded local stack: Kafka + Elasticsearch, a model
     (a quick one is trained on the seeds if none is promoted), the collector, the pipeline
@@ -69,9 +74,12 @@ def run(
     from pipelines.run_local import run_product
 
     settings = ctx.obj
-    with err_console.status("bringing the local stack up…"):
-        statuses = local_stack.up(settings)
-    stack_commands.print_status(statuses)
+    if stack:
+        with err_console.status("bringing the local stack up…"):
+            statuses = local_stack.up(settings)
+        stack_commands.print_status(statuses)
+    else:
+        local_stack.ensure_stores(settings)
     run_product(settings, ctx.meta.get("config_file"), feeds)
 
 

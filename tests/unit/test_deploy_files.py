@@ -30,7 +30,9 @@ def test_python_client_matches_the_server_major_version():
 def test_compose_file_is_valid_and_uses_the_pinned_versions():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"kafka", "elasticsearch", "kibana", "newswatch"}
+    assert set(services) == {"kafka", "elasticsearch", "kibana", "newswatch", "kibana-setup"}
+    assert services["newswatch"]["command"] == ["newswatch", "run", "--no-stack"]
+    assert services["kibana-setup"]["command"][:3] == ["newswatch", "kibana", "import"]
     assert services["kafka"]["image"].startswith("apache/kafka:${KAFKA_VERSION")
     assert "${ELASTICSEARCH_VERSION" in services["elasticsearch"]["image"]
     assert "${ELASTICSEARCH_VERSION" in services["kibana"]["image"]
