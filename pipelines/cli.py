@@ -10,6 +10,7 @@ import typer
 
 from pipelines import kibana
 from pipelines.alerts import commands as alert_commands
+from pipelines.alerts import manage as alert_manage
 from pipelines.collect.commands import collect
 from pipelines.console import err_console
 from pipelines.errors import NewswatchError
@@ -43,6 +44,7 @@ app.command()(evaluate)
 app.add_typer(models_app, name="models")
 app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(alert_commands.app, name="alert")
+app.add_typer(alert_manage.app, name="alerts")
 app.add_typer(kibana.app, name="kibana")
 
 

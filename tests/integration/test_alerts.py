@@ -7,7 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -62,7 +62,9 @@ def alert_env(stack: Settings, tmp_path) -> Iterator[tuple[Settings, dict[str, s
     AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
         [s.name for s in topic_specs(settings)])
     names = list(es.indices.get(index=f"{settings.articles_alias}-*").body)
-    es.indices.delete(index=",".join([*names, settings.alerts_index]))
+    if es.indices.exists(index=settings.alerts_index):
+        names.append(settings.alerts_index)
+    es.indices.delete(index=",".join(names))
     es.indices.delete_index_template(name=settings.articles_alias)
 
 
@@ -174,3 +176,28 @@ def test_without_a_webhook_alerts_go_to_the_console_and_the_index(alert_env, tmp
     hits = es.search(index=settings.alerts_index)["hits"]["hits"]
     assert [(h["_id"], h["_source"]["status"]) for h in hits] == [
         ("infrastructure_dependency:al-7", "console")]
+
+
+def test_alerts_test_lists_what_a_rule_would_send_without_sending(alert_env, tmp_path):
+    settings, env = alert_env
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [
+        {"name": "land", "query": "title:land", "labels": {"property_purchase": 0.5}}]}))
+    now = datetime.now(UTC)
+    recent = _article(21, "Buyer takes land near base", {"property_purchase": 0.8})
+    recent = recent.model_copy(update={"published_at": now, "collected_at": now})
+    weak = _article(22, "Land sale rumour", {"property_purchase": 0.3})
+    weak = weak.model_copy(update={"published_at": now, "collected_at": now})
+    old = _article(23, "Old land deal", {"property_purchase": 0.9}).model_copy(
+        update={"published_at": now - timedelta(days=3), "collected_at": now})
+    _publish(settings, [recent, weak, old])
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines", "alerts", "test", "land", "--days", "1",
+         "--rules", str(rules_file)], env=env, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[land]")]
+    assert lines == ["[land] Buyer takes land near base (Kyodo) property_purchase 0.80 "
+                     "https://news.test/al/21"]
+    assert "rule 'land' would have sent 1 alerts in the last 1 days" in result.stdout
+    assert not Elasticsearch(settings.es_url).indices.exists(index=settings.alerts_index)

@@ -1,0 +1,126 @@
+"""``newswatch alerts list | add | remove | test``: managing the rules file.
+
+``add`` and ``remove`` rewrite the YAML file (comments are not kept); ``test``
+runs one rule over the articles of the last days in Elasticsearch and lists what
+it would have sent, without sending anything or touching the alert state.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipelines.alerts.matcher import validate_rules
+from pipelines.alerts.matching import alert_for
+from pipelines.alerts.rules import AlertRule, dump_rules, load_rules
+from pipelines.alerts.slack_message import alert_text
+from pipelines.console import console
+from pipelines.errors import ConfigError
+from pipelines.es_admin import es_client
+from pipelines.schema import ClassifiedArticle, utc_now
+from pipelines.settings import Settings
+
+app = typer.Typer(help="Alert rules: list, add, remove, and test them before use.",
+                  no_args_is_help=True)
+
+RulesOption = Annotated[Path | None, typer.Option(
+    "--rules", help="Rules file (default: config/alerts.yaml, NEWSWATCH_ALERTS_FILE).")]
+
+
+def _file(settings: Settings, rules: Path | None) -> Path:
+    return rules or settings.alerts_file
+
+
+@app.command("list")
+def list_rules(ctx: typer.Context, rules: RulesOption = None) -> None:
+    """Show the rules, and every rule that would be left out, with the reason."""
+    loaded = load_rules(_file(ctx.obj, rules))
+    table = Table("name", "query", "labels (min score)", "sources", "realert min", "enabled")
+    for rule in loaded.rules:
+        table.add_row(rule.name, rule.query,
+                      ", ".join(f"{k} {v:g}" for k, v in rule.labels.items()) or "-",
+                      ", ".join(rule.sources) or "-", f"{rule.realert_minutes:g}",
+                      "yes" if rule.enabled else "no")
+    console.print(table)
+    for problem in loaded.problems:
+        console.print(f"left out: {problem}", markup=False)
+
+
+@app.command("add")
+def add_rule(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Rule name (letters, digits, . _ -).")],
+    query: Annotated[str, typer.Option(help="Elasticsearch query_string, as in Kibana.")] = "*",
+    label: Annotated[list[str] | None, typer.Option(
+        help="LABEL=MIN_SCORE, repeatable, e.g. property_purchase=0.6")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this source; repeatable.")]
+    = None,
+    realert_minutes: Annotated[float, typer.Option(help="Quiet period per story.")] = 60.0,
+    rules: RulesOption = None,
+) -> None:
+    """Add a rule (checked like every rule; an existing name is an error)."""
+    path = _file(ctx.obj, rules)
+    loaded = load_rules(path)
+    if any(r.name == name for r in loaded.rules):
+        raise ConfigError(f"a rule named {name!r} exists in {path}; remove it first")
+    labels = {}
+    for item in label or []:
+        key, sep, value = item.partition("=")
+        try:
+            labels[key] = float(value) if sep else 0.0
+        except ValueError as exc:
+            raise ConfigError(f"--label {item!r}: expected LABEL=MIN_SCORE") from exc
+    try:
+        rule = AlertRule(name=name, query=query, labels=labels, sources=source or [],
+                         realert_minutes=realert_minutes)
+    except ValueError as exc:
+        raise ConfigError(f"rule {name!r}: {exc}") from exc
+    path.write_text(dump_rules([*loaded.rules, rule]), encoding="utf-8")
+    console.print(f"added rule {name!r} to {path}")
+
+
+@app.command("remove")
+def remove_rule(ctx: typer.Context, name: str, rules: RulesOption = None) -> None:
+    """Remove a rule by name."""
+    path = _file(ctx.obj, rules)
+    loaded = load_rules(path)
+    kept = [r for r in loaded.rules if r.name != name]
+    if len(kept) == len(loaded.rules):
+        raise ConfigError(f"no rule named {name!r} in {path}")
+    path.write_text(dump_rules(kept), encoding="utf-8")
+    console.print(f"removed rule {name!r} from {path}")
+
+
+@app.command("test")
+def test_rule(
+    ctx: typer.Context,
+    name: str,
+    days: Annotated[float, typer.Option(help="How far back to look.")] = 7.0,
+    rules: RulesOption = None,
+) -> None:
+    """List what a rule would have sent for the articles of the last DAYS (nothing is sent)."""
+    settings: Settings = ctx.obj
+    loaded = load_rules(_file(settings, rules))
+    rule = next((r for r in loaded.rules if r.name == name), None)
+    if rule is None:
+        raise ConfigError(f"no usable rule named {name!r} (see `newswatch alerts list`)")
+    client = es_client(settings)
+    _good, problems = validate_rules(client, settings.articles_alias, [rule])
+    if problems:
+        raise ConfigError(str(problems[0]))
+    query = rule.es_filter([])
+    query["bool"]["filter"] = [f for f in query["bool"]["filter"] if "ids" not in f]
+    query["bool"]["filter"].append(
+        {"range": {"published_at": {"gte": (utc_now() - timedelta(days=days)).isoformat()}}})
+    client.indices.refresh(index=settings.articles_alias)
+    hits = client.search(index=settings.articles_alias, query=query, size=1000,
+                         sort=[{"published_at": "asc"}])["hits"]["hits"]
+    now = utc_now()
+    for hit in hits:
+        console.print(alert_text(alert_for(rule, ClassifiedArticle.model_validate(hit["_source"]),
+                                           now)), markup=False, highlight=False)
+    console.print(f"rule {name!r} would have sent {len(hits)} alerts in the last {days:g} days")
