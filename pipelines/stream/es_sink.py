@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import apache_beam as beam
 from apache_beam.transforms.window import BoundedWindow
@@ -33,6 +33,7 @@ from pipelines.stream.model_handler import Classified
 log = logging.getLogger(__name__)
 
 DEAD = "dead"
+T = TypeVar("T")
 
 
 class IndexingError(NewswatchError):
@@ -41,6 +42,23 @@ class IndexingError(NewswatchError):
 
 class DocumentRejected(NewswatchError):
     """Elasticsearch refused one document for what it is; carried by its dead letter."""
+
+
+def while_reachable(es_url: str, timeout_s: float, call: Callable[[], T]) -> T:
+    """Run ``call``; while the cluster is unreachable, retry with backoff for up to
+    ``timeout_s``, then raise IndexingError (the bundle fails and is read again)."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.5
+    while True:
+        try:
+            return call()
+        except (ESConnectionError, ConnectionTimeout) as exc:
+            if time.monotonic() > deadline:
+                raise IndexingError(f"Elasticsearch at {es_url} unreachable for "
+                                    f"{timeout_s:.0f}s: {exc}") from exc
+            log.warning("elasticsearch unreachable, retrying in %.1fs: %s", delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 @dataclass(frozen=True)
@@ -112,26 +130,14 @@ class WriteToElasticsearch(beam.DoFn):
                                 f"{self.config.max_retries} retries: {transient[:3]}")
 
     def _bulk(self, actions: list[dict[str, Any]]) -> list[tuple[str, int, Any]]:
-        """Per-document (id, status, error); waits out an unreachable cluster for a while."""
-        deadline = time.monotonic() + self.config.unavailable_timeout_s
-        delay = 0.5
-        while True:
-            try:
-                return [
-                    (item["index"]["_id"], item["index"]["status"], item["index"].get("error"))
-                    for _ok, item in streaming_bulk(
-                        self._client, actions, chunk_size=self.config.bulk_size,
-                        max_retries=self.config.max_retries, initial_backoff=0.5,
-                        max_backoff=10, raise_on_error=False, yield_ok=True)
-                ]
-            except (ESConnectionError, ConnectionTimeout) as exc:
-                if time.monotonic() > deadline:
-                    raise IndexingError(
-                        f"Elasticsearch at {self.config.es_url} unreachable for "
-                        f"{self.config.unavailable_timeout_s:.0f}s: {exc}") from exc
-                log.warning("elasticsearch unreachable, retrying in %.1fs: %s", delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        """Per-document (id, status, error)."""
+        return while_reachable(self.config.es_url, self.config.unavailable_timeout_s, lambda: [
+            (item["index"]["_id"], item["index"]["status"], item["index"].get("error"))
+            for _ok, item in streaming_bulk(
+                self._client, actions, chunk_size=self.config.bulk_size,
+                max_retries=self.config.max_retries, initial_backoff=0.5,
+                max_backoff=10, raise_on_error=False, yield_ok=True)
+        ])
 
     def teardown(self) -> None:
         client = getattr(self, "_client", None)

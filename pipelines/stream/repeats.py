@@ -10,8 +10,6 @@ cannot lose that event (downstream consumers de-duplicate by id).
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,15 +17,12 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
-from elasticsearch import ConnectionError as ESConnectionError
-from elasticsearch import ConnectionTimeout, Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError
 
 from pipelines.schema import ClassifiedArticle
 from pipelines.stream.bundle_buffer import Held, emit, unwrap
-from pipelines.stream.es_sink import IndexingError
+from pipelines.stream.es_sink import while_reachable
 from pipelines.stream.model_handler import Incoming
-
-log = logging.getLogger(__name__)
 
 STORED = "stored"
 
@@ -82,22 +77,15 @@ class DropRepeats(beam.DoFn):
                 yield emit(h, h.value)
 
     def _lookup(self, ids: list[str]) -> dict[str, ClassifiedArticle]:
-        deadline = time.monotonic() + self.config.unavailable_timeout_s
-        while True:
+        def search() -> dict:
             try:
-                response = self._client.search(
+                return self._client.search(
                     index=self.config.index, query={"ids": {"values": ids}}, size=len(ids),
-                    ignore_unavailable=True, allow_no_indices=True)
-                break
+                    ignore_unavailable=True, allow_no_indices=True).body
             except NotFoundError:
-                return {}
-            except (ESConnectionError, ConnectionTimeout) as exc:
-                if time.monotonic() > deadline:
-                    raise IndexingError(
-                        f"Elasticsearch at {self.config.es_url} unreachable for "
-                        f"{self.config.unavailable_timeout_s:.0f}s: {exc}") from exc
-                log.warning("elasticsearch unreachable for the repeat check: %s", exc)
-                time.sleep(1.0)
+                return {"hits": {"hits": []}}
+
+        response = while_reachable(self.config.es_url, self.config.unavailable_timeout_s, search)
         return {hit["_id"]: ClassifiedArticle.model_validate(hit["_source"])
                 for hit in response["hits"]["hits"]}
 
