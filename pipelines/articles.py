@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from classifiers.predictor import Document, Prediction
-from pipelines.schema import Article, ClassifiedArticle
+from pipelines.schema import Article, ClassifiedArticle, describe_errors
 
 
 class RecordError(ValueError):
@@ -32,11 +32,7 @@ def parse_article(value: bytes) -> Article:
     try:
         return Article.model_validate_json(text)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
-        raise RecordError(f"not a valid Article: {problems}") from exc
+        raise RecordError(f"not a valid Article: {describe_errors(exc, 'record', 5)}") from exc
 
 
 def document_of(article: Article) -> Document:

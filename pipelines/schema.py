@@ -12,7 +12,14 @@ import base64
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from classifiers.labels import LABELS
 
@@ -29,6 +36,13 @@ def _require_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+
+
+def describe_errors(exc: ValidationError, whole: str, limit: int | None = None) -> str:
+    """pydantic's errors as one line a user can act on: ``field.path: message; ...``.
+    ``whole`` names the object when an error is about all of it."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}"
+                     for e in exc.errors()[:limit])
 
 
 def utc_now() -> datetime:

@@ -16,7 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from classifiers.labels import LABELS
+from pipelines.config_files import read_yaml
 from pipelines.errors import ConfigError
+from pipelines.schema import describe_errors
 
 
 class AlertRule(BaseModel):
@@ -75,11 +77,6 @@ class LoadedRules:
     """Where each good rule stands in the file, for messages about it."""
 
 
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}"
-                     for e in exc.errors())
-
-
 def parse_rules(data: Any) -> LoadedRules:
     """Rules from the parsed YAML document ``{"rules": [...]}``; bad ones become problems."""
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
@@ -92,7 +89,7 @@ def parse_rules(data: Any) -> LoadedRules:
         try:
             rule = AlertRule.model_validate(raw)
         except ValidationError as exc:
-            problems.append(RuleProblem(str(name), position, _describe(exc)))
+            problems.append(RuleProblem(str(name), position, describe_errors(exc, "rule")))
             continue
         if rule.name in positions:
             problems.append(RuleProblem(rule.name, position, "a rule with this name came before"))
@@ -103,13 +100,7 @@ def parse_rules(data: Any) -> LoadedRules:
 
 
 def load_rules(path: Path) -> LoadedRules:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"alerts file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"alerts file {path} is not valid YAML: {exc}") from exc
-    return parse_rules(data)
+    return parse_rules(read_yaml(path, "alerts file"))
 
 
 def dump_rules(rules: list[AlertRule]) -> str:

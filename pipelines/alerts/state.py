@@ -73,9 +73,3 @@ class AlertState:
         self.client.update(index=self.index, id=alert_id(alert.rule, alert.article_id),
                            doc={"status": status, "sent_at": at.isoformat(), "error": error},
                            refresh="wait_for")
-
-    def all(self) -> list[Alert]:
-        self.client.indices.refresh(index=self.index)
-        hits = self.client.search(index=self.index, size=10_000, sort=["matched_at", "_doc"],
-                                  query={"match_all": {}})["hits"]["hits"]
-        return [Alert.model_validate(h["_source"]) for h in hits]

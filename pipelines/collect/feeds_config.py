@@ -23,10 +23,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipelines.config_files import read_yaml
 from pipelines.errors import ConfigError
+from pipelines.schema import describe_errors
 
 
 class FeedConfig(BaseModel):
@@ -88,12 +89,7 @@ class FeedsFile(BaseModel):
 
 def load_feeds(path: Path) -> tuple[FeedsFile, list[str]]:
     """Load the feeds file; returns the config and one error message per rejected feed."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"feeds file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"feeds file {path} is not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "feeds file")
     if not isinstance(raw, dict) or not isinstance(raw.get("feeds"), list):
         raise ConfigError(f"feeds file {path} must be a mapping with a 'feeds:' list")
     feeds, errors, seen = [], [], set()
@@ -102,8 +98,7 @@ def load_feeds(path: Path) -> tuple[FeedsFile, list[str]]:
         try:
             feed = FeedConfig.model_validate(entry)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = describe_errors(exc, "entry")
             errors.append(f"{path}: feed #{position} ({label}) skipped: {problems}")
             continue
         if feed.url in seen:

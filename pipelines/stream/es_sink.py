@@ -26,8 +26,9 @@ from elasticsearch.helpers import streaming_bulk
 
 from pipelines.articles import latency_bucket
 from pipelines.errors import NewswatchError
-from pipelines.schema import DeadLetter, utc_now
+from pipelines.schema import utc_now
 from pipelines.stream.bundle_buffer import Held, emit, unwrap
+from pipelines.stream.dead_letters import letter_for
 from pipelines.stream.model_handler import Classified
 
 log = logging.getLogger(__name__)
@@ -121,10 +122,7 @@ class WriteToElasticsearch(beam.DoFn):
                 record = h.value.record
                 problem = DocumentRejected(f"Elasticsearch refused the document ({status}): "
                                            f"{error}")
-                yield emit(h, DeadLetter.from_failure(
-                    "pipeline.index", record.value, problem,
-                    key=record.key.decode("utf-8", "replace") if record.key else None,
-                    **record.where), DEAD)
+                yield emit(h, letter_for(record, "pipeline.index", problem), DEAD)
         if transient:
             raise IndexingError(f"{len(transient)} documents not indexed after "
                                 f"{self.config.max_retries} retries: {transient[:3]}")

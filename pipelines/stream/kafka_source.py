@@ -31,7 +31,7 @@ from apache_beam.io.restriction_trackers import OffsetRange
 from apache_beam.io.watermark_estimators import WalltimeWatermarkEstimator
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.timestamp import Duration
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipelines.errors import NewswatchError
 
@@ -404,6 +404,3 @@ def partitions_of(bootstrap: str, topic: str) -> list[int]:
                                "run `newswatch stack up` or create it")
     return sorted(info.partitions)
 
-
-__all__ = ["OFFSET_BEGINNING", "ConsumerConfig", "KafkaRecord", "PartitionRange",
-           "committed_or_earliest", "partitions_of", "request_drain"]

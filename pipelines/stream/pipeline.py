@@ -28,7 +28,12 @@ from apache_beam.runners.runner import PipelineResult
 from pipelines.stream.dead_letters import inference_failures
 from pipelines.stream.es_sink import DEAD, IndexConfig, WriteToElasticsearch
 from pipelines.stream.kafka_sink import ProducerConfig, PublishClassified, PublishDeadLetters
-from pipelines.stream.kafka_source import ConsumerConfig, PartitionRange, ReadFromKafkaPartitions
+from pipelines.stream.kafka_source import (
+    OPEN_END,
+    ConsumerConfig,
+    PartitionRange,
+    ReadFromKafkaPartitions,
+)
 from pipelines.stream.model_handler import ArticleModelHandler
 from pipelines.stream.parse import ParseArticles
 from pipelines.stream.repeats import STORED, DropRepeats, RepeatsConfig
@@ -62,7 +67,7 @@ class PipelineConfig:
 
     @property
     def streaming(self) -> bool:
-        return any(r.stop == 2**63 - 1 for r in self.ranges)
+        return any(r.stop == OPEN_END for r in self.ranges)
 
 
 class PublishDeadLettersTo(beam.PTransform):

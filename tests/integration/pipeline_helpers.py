@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,5 +172,3 @@ def make_pipeline_env(stack: Settings, trained: tuple, tmp_path: Path,
 def pipeline_env(stack: Settings, trained: tuple, tmp_path: Path) -> Iterator[PipelineEnv]:
     yield from make_pipeline_env(stack, trained, tmp_path)
 
-
-Waiter = Callable[[], bool]
