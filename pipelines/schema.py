@@ -128,7 +128,7 @@ class Alert(Record):
     scores: dict[str, float]
     evidence: dict[str, str]
     matched_at: UtcDatetime
-    status: Literal["pending", "sent", "console", "failed", "suppressed"] = "pending"
+    status: Literal["pending", "queued", "sent", "console", "failed", "suppressed"] = "pending"
     sent_at: UtcDatetime | None = None
     error: str | None = None
 

@@ -3,7 +3,9 @@
 Per batch of events from ``newswatch.articles.classified``: match every rule in
 one ``_msearch``; for each match, in event order, claim the alert in the alerts
 index, stay quiet if the same story reached the analyst under this rule within
-the realert window, else post it; then commit the batch's offsets. A permanent
+the realert window, else post it (or, for a rule with ``digest_minutes``, queue
+it in the alerts index: once the oldest queued match is that old, one message
+lists them all); then commit the batch's offsets. A permanent
 Slack refusal marks the alert failed and dead-letters it; Slack being down stops
 the run with the alert still pending, which the next run sends.
 """
@@ -14,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from confluent_kafka import Consumer, KafkaError, Producer
 from elasticsearch import Elasticsearch
@@ -23,7 +26,12 @@ from pipelines.alerts.matcher import matching_ids
 from pipelines.alerts.matching import alert_for, realert_since
 from pipelines.alerts.rules import AlertRule
 from pipelines.alerts.slack import SlackRejected, SlackWebhook
-from pipelines.alerts.slack_message import alert_text, single_message
+from pipelines.alerts.slack_message import (
+    alert_text,
+    digest_message,
+    digest_text,
+    single_message,
+)
 from pipelines.alerts.state import AlertState
 from pipelines.schema import Alert, ClassifiedArticle, DeadLetter, utc_now
 
@@ -38,6 +46,23 @@ class BatchOutcome:
     suppressed: int = 0
     failed: int = 0
     already: int = 0
+    queued: int = 0
+    digests: int = 0
+
+    def add(self, other: BatchOutcome) -> None:
+        self.events += other.events
+        self.bad_events += other.bad_events
+        self.sent += other.sent
+        self.suppressed += other.suppressed
+        self.failed += other.failed
+        self.already += other.already
+        self.queued += other.queued
+        self.digests += other.digests
+
+    def summary(self) -> str:
+        return (f"events={self.events} bad={self.bad_events} sent={len(self.sent)} "
+                f"suppressed={self.suppressed} failed={self.failed} already={self.already} "
+                f"queued={self.queued} digests={self.digests}")
 
 
 class Alerter:
@@ -77,6 +102,10 @@ class Alerter:
             self.state.finish(alert, "suppressed", now)
             outcome.suppressed += 1
             return
+        if rule.digest_minutes is not None:
+            self.state.queue(alert)
+            outcome.queued += 1
+            return
         if self.webhook is None:
             self.console(alert_text(alert))
             self.state.finish(alert, "console", utc_now())
@@ -93,6 +122,39 @@ class Alerter:
         self.state.finish(alert, "sent", utc_now())
         outcome.sent.append(alert)
 
+    def flush_digests(self, now: datetime | None = None) -> BatchOutcome:
+        """Send each digest rule's queued alerts as one message once the oldest is due.
+
+        A crash between the post and the state update sends that digest again on
+        restart (at least once); a queued alert is never lost.
+        """
+        outcome = BatchOutcome()
+        now = now or utc_now()
+        for rule in self.rules:
+            if rule.digest_minutes is None:
+                continue
+            queued = self.state.queued(rule.name)
+            if not queued or queued[0].matched_at + timedelta(minutes=rule.digest_minutes) > now:
+                continue
+            if self.webhook is None:
+                self.console(digest_text(rule.name, queued))
+                self.state.finish_many(queued, "console", utc_now())
+            else:
+                try:
+                    self.webhook.post(digest_message(rule.name, queued))
+                except SlackRejected as exc:
+                    self.state.finish_many(queued, "failed", utc_now(), str(exc))
+                    for alert in queued:
+                        self.dead_letter(DeadLetter.from_failure(
+                            "alerts.slack", alert.to_json_bytes(), exc,
+                            key=f"{rule.name}:{alert.article_id}"))
+                    outcome.failed += len(queued)
+                    continue
+                self.state.finish_many(queued, "sent", utc_now())
+            outcome.sent += queued
+            outcome.digests += 1
+        return outcome
+
 
 def parse_events(values: Sequence[bytes]) -> tuple[list[ClassifiedArticle], list[bytes]]:
     good, bad = [], []
@@ -106,11 +168,18 @@ def parse_events(values: Sequence[bytes]) -> tuple[list[ClassifiedArticle], list
 
 def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[bytes], None],
             *, once: bool, stop: Callable[[], bool], batch_size: int = 100,
-            idle_s: float = 3.0) -> BatchOutcome:
-    """Poll, handle, commit, until ``stop()`` (or, with ``once``, until idle for idle_s)."""
+            idle_s: float = 3.0, digest_check_s: float = 1.0) -> BatchOutcome:
+    """Poll, handle, commit, until ``stop()`` (or, with ``once``, until idle for idle_s).
+
+    Due digests are checked every ``digest_check_s`` and once more at the end.
+    """
     total = BatchOutcome()
     idle_since = time.monotonic()
+    digests_checked = time.monotonic()
     while not stop():
+        if time.monotonic() - digests_checked >= digest_check_s:
+            digests_checked = time.monotonic()
+            _log_digests(alerter.flush_digests(), total)
         messages = consumer.consume(batch_size, timeout=0.5)
         values = []
         for message in messages:
@@ -129,17 +198,19 @@ def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[b
         for value in bad:
             dead_letter_bytes(value)
         outcome = alerter.handle(events)
+        outcome.bad_events = len(bad)
         consumer.commit(asynchronous=False)
-        log.info("alerts events=%d bad=%d sent=%d suppressed=%d failed=%d already=%d",
-                 len(events), len(bad), len(outcome.sent), outcome.suppressed, outcome.failed,
-                 outcome.already)
-        total.events += len(events)
-        total.bad_events += len(bad)
-        total.sent += outcome.sent
-        total.suppressed += outcome.suppressed
-        total.failed += outcome.failed
-        total.already += outcome.already
+        log.info("alerts %s", outcome.summary())
+        total.add(outcome)
+    _log_digests(alerter.flush_digests(), total)
     return total
+
+
+def _log_digests(outcome: BatchOutcome, total: BatchOutcome) -> None:
+    if outcome.digests or outcome.failed:
+        log.info("alert digests digests=%d alerts=%d failed=%d", outcome.digests,
+                 len(outcome.sent), outcome.failed)
+        total.add(outcome)
 
 
 def dead_letter_producer(bootstrap: str, topic: str) -> tuple[Callable[[DeadLetter], None],

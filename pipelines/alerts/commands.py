@@ -52,10 +52,6 @@ def run_alerts(
         log.error("alert rule left out: %s", problem)
     if not good:
         raise ConfigError("no usable alert rule: fix the rules file (errors above)")
-    for rule in good:
-        if rule.digest_minutes is not None:
-            log.warning("alert rule %s asks for a digest; digests are not sent yet, its "
-                        "matches go out one message each", rule.name)
     state = AlertState(client, settings.alerts_index)
     state.ensure_index()
     webhook = (SlackWebhook(settings.slack_webhook_url)
@@ -84,5 +80,4 @@ def run_alerts(
         consumer.close()
         if webhook is not None:
             webhook.close()
-    log.info("alerts stopped events=%d sent=%d suppressed=%d failed=%d already=%d",
-             total.events, len(total.sent), total.suppressed, total.failed, total.already)
+    log.info("alerts stopped %s", total.summary())

@@ -39,11 +39,13 @@ def _file(settings: Settings, rules: Path | None) -> Path:
 def list_rules(ctx: typer.Context, rules: RulesOption = None) -> None:
     """Show the rules, and every rule that would be left out, with the reason."""
     loaded = load_rules(_file(ctx.obj, rules))
-    table = Table("name", "query", "labels (min score)", "sources", "realert min", "enabled")
+    table = Table("name", "query", "labels (min score)", "sources", "realert min",
+                  "digest min", "enabled")
     for rule in loaded.rules:
         table.add_row(rule.name, rule.query,
                       ", ".join(f"{k} {v:g}" for k, v in rule.labels.items()) or "-",
                       ", ".join(rule.sources) or "-", f"{rule.realert_minutes:g}",
+                      f"{rule.digest_minutes:g}" if rule.digest_minutes else "-",
                       "yes" if rule.enabled else "no")
     console.print(table)
     for problem in loaded.problems:
@@ -60,6 +62,8 @@ def add_rule(
     source: Annotated[list[str] | None, typer.Option(help="Only this source; repeatable.")]
     = None,
     realert_minutes: Annotated[float, typer.Option(help="Quiet period per story.")] = 60.0,
+    digest_minutes: Annotated[float | None, typer.Option(
+        help="Send one message per period listing the matches instead of one each.")] = None,
     rules: RulesOption = None,
 ) -> None:
     """Add a rule (checked like every rule; an existing name is an error)."""
@@ -76,7 +80,7 @@ def add_rule(
             raise ConfigError(f"--label {item!r}: expected LABEL=MIN_SCORE") from exc
     try:
         rule = AlertRule(name=name, query=query, labels=labels, sources=source or [],
-                         realert_minutes=realert_minutes)
+                         realert_minutes=realert_minutes, digest_minutes=digest_minutes)
     except ValueError as exc:
         raise ConfigError(f"rule {name!r}: {exc}") from exc
     path.write_text(dump_rules([*loaded.rules, rule]), encoding="utf-8")

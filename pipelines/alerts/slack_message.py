@@ -92,3 +92,9 @@ def digest_message(rule: str, alerts: list[Alert]) -> dict[str, Any]:
         escape(a.title or a.url) for a in alerts[:10])
     return {"text": _cut(text, MAX_SECTION_CHARS), "blocks": blocks,
             "unfurl_links": False, "unfurl_media": False}
+
+
+def digest_text(rule: str, alerts: list[Alert]) -> str:
+    """A digest for the console: a heading line, then one line per alert."""
+    return "\n".join([f"[{rule}] digest: {len(alerts)} matches",
+                      *(f"  {alert_text(a)}" for a in alerts)])

@@ -3,9 +3,11 @@ neither repeats nor loses an alert.
 
 The document is created (``op_type=create``) as ``pending`` before the message
 goes out and updated to ``sent`` / ``console`` / ``failed`` / ``suppressed``
-after. A second create for the same rule and article is refused by
-Elasticsearch (409): that alert was handled, unless it is still pending, in
-which case the previous run died before sending and this run sends it.
+after, or to ``queued`` when its rule sends digests (the digest, once due, marks
+all its alerts ``sent``). A second create for the same rule and article is
+refused by Elasticsearch (409): that alert was handled, unless it is still
+pending, in which case the previous run died before sending and this run sends
+it. Queued alerts live here, not in memory, so a restart loses no digest.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch
+from elasticsearch import ConflictError, Elasticsearch, helpers
 
 from pipelines.alerts.matching import alert_id
 from pipelines.schema import Alert
@@ -64,8 +66,8 @@ class AlertState:
         """Another article of the same story already reached the analyst under this rule."""
         query = {"bool": {"filter": [
             {"term": {"rule": alert.rule}}, {"term": {"story_id": alert.story_id}},
-            {"terms": {"status": ["sent", "console"]}},
-            {"range": {"sent_at": {"gte": since.isoformat()}}}],
+            {"terms": {"status": ["sent", "console", "queued"]}},
+            {"range": {"matched_at": {"gte": since.isoformat()}}}],
             "must_not": [{"term": {"article_id": alert.article_id}}]}}
         return self.client.count(index=self.index, query=query)["count"] > 0
 
@@ -73,3 +75,24 @@ class AlertState:
         self.client.update(index=self.index, id=alert_id(alert.rule, alert.article_id),
                            doc={"status": status, "sent_at": at.isoformat(), "error": error},
                            refresh="wait_for")
+
+    def queue(self, alert: Alert) -> None:
+        """Hold the alert for its rule's next digest."""
+        self.client.update(index=self.index, id=alert_id(alert.rule, alert.article_id),
+                           doc={"status": "queued"}, refresh="wait_for")
+
+    def queued(self, rule: str, limit: int = 10_000) -> list[Alert]:
+        """The rule's alerts waiting for a digest, oldest match first."""
+        hits = self.client.search(
+            index=self.index, size=limit, sort=[{"matched_at": "asc"}, {"article_id": "asc"}],
+            query={"bool": {"filter": [{"term": {"rule": rule}},
+                                       {"term": {"status": "queued"}}]}})["hits"]["hits"]
+        return [Alert.model_validate(hit["_source"]) for hit in hits]
+
+    def finish_many(self, alerts: list[Alert], status: str, at: datetime,
+                    error: str | None = None) -> None:
+        actions = [{"_op_type": "update", "_index": self.index,
+                    "_id": alert_id(a.rule, a.article_id),
+                    "doc": {"status": status, "sent_at": at.isoformat(), "error": error}}
+                   for a in alerts]
+        helpers.bulk(self.client, actions, refresh="wait_for")

@@ -157,8 +157,55 @@ def test_alerts_reach_slack_once_escaped_in_order_and_survive_restarts(alert_env
                         NEWSWATCH_ALERTS_GROUP_ID=f"{settings.alerts_group_id}-again")
         assert again.returncode == 0 and replayed.returncode == 0, replayed.stderr[-2000:]
         assert len(slack.posts) == 4
-        assert "alerts stopped events=4 sent=0 suppressed=0 failed=0 already=3" in " ".join(
-            replayed.stderr.split())
+        assert ("alerts stopped events=4 bad=0 sent=0 suppressed=0 failed=0 already=3 "
+                "queued=0 digests=0") in " ".join(replayed.stderr.split())
+    finally:
+        slack.close()
+
+
+def test_a_digest_rule_sends_one_message_listing_its_matches_once(alert_env, tmp_path):
+    settings, env = alert_env
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [
+        {"name": "land-daily", "labels": {"property_purchase": 0.5}, "digest_minutes": 0.02},
+        {"name": "tech", "labels": {"tech_influence": 0.5}}]}))
+    buys = [_article(31, "Buyer takes land near base", {"property_purchase": 0.8}),
+            _article(32, "Fund buys <farmland> & forest", {"property_purchase": 0.7}),
+            _article(33, "Buyer takes land near base", {"property_purchase": 0.9},
+                     source="Nikkei"),  # the same story: quiet within the window
+            _article(34, "Chip fund grows", {"tech_influence": 0.9})]
+    _publish(settings, buys)
+    slack = SlackServer()
+    try:
+        result = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [p.payload["text"][:6] for p in slack.posts] == ["[tech]", "[land-"]
+        assert slack.posts[1].payload == {
+            "text": "[land-daily] 2 new matches: Buyer takes land near base; "
+                    "Fund buys &lt;farmland&gt; &amp; forest",
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "emoji": False,
+                                             "text": "newswatch digest: land-daily (2 matches)"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text":
+                    "*<https://news.test/al/31|Buyer takes land near base>*\n"
+                    "Kyodo · property_purchase 0.80"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text":
+                    "*<https://news.test/al/32|Fund buys &lt;farmland&gt; &amp; forest>*\n"
+                    "Kyodo · property_purchase 0.70"}}],
+            "unfurl_links": False, "unfurl_media": False}
+        log = " ".join(result.stderr.split())
+        assert "alert digests digests=1 alerts=2 failed=0" in log
+        es = Elasticsearch(settings.es_url)
+        es.indices.refresh(index=settings.alerts_index)
+        statuses = {h["_id"]: h["_source"]["status"] for h in es.search(
+            index=settings.alerts_index, size=100)["hits"]["hits"]}
+        assert statuses == {"land-daily:al-31": "sent", "land-daily:al-32": "sent",
+                            "land-daily:al-33": "suppressed", "tech:al-34": "sent"}
+
+        again = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url,
+                     NEWSWATCH_ALERTS_GROUP_ID=f"{settings.alerts_group_id}-again")
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert len(slack.posts) == 2
     finally:
         slack.close()
 
