@@ -180,7 +180,9 @@ def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[b
         if time.monotonic() - digests_checked >= digest_check_s:
             digests_checked = time.monotonic()
             _log_digests(alerter.flush_digests(), total)
-        messages = consumer.consume(batch_size, timeout=0.5)
+        first = consumer.poll(0.5)  # returns as soon as one event is there
+        messages = ([first, *consumer.consume(batch_size - 1, timeout=0)]
+                    if first is not None else [])
         values = []
         for message in messages:
             error = message.error()
