@@ -70,7 +70,7 @@ def model_dir(settings: Settings, model: str | None) -> Path:
 
 
 def _config(settings: Settings, model: Path, index: str, ranges: list[PartitionRange],
-            *, streaming: bool) -> PipelineConfig:
+            *, streaming: bool, follow: bool = False) -> PipelineConfig:
     from pipelines.stream.pipeline import PipelineConfig
 
     return PipelineConfig(
@@ -80,7 +80,8 @@ def _config(settings: Settings, model: Path, index: str, ranges: list[PartitionR
         group_id=settings.pipeline_group_id if streaming else "newswatch-replay",
         ranges=ranges, classified_topic=settings.topic_classified if streaming else None,
         commit_offsets=streaming, max_batch_size=settings.pipeline_batch_size,
-        bulk_size=settings.pipeline_bulk_size, threads=settings.pipeline_threads)
+        bulk_size=settings.pipeline_bulk_size, threads=settings.pipeline_threads,
+        follow_registry=settings.models_dir if follow else None)
 
 
 def _failed(result: PipelineResult) -> None:
@@ -95,9 +96,14 @@ def _failed(result: PipelineResult) -> None:
 def run_streaming(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Option(
-        help="Model version or directory (default: the promoted one).")] = None,
+        help="Model version or directory, kept for the whole run (default: the promoted "
+        "one, followed: `newswatch models promote` switches the running pipeline).")] = None,
 ) -> None:
     """Classify the raw topic continuously into the articles alias, until SIGTERM or Ctrl-C.
+
+    Without --model (and NEWSWATCH_MODEL) the pipeline follows the registry: a model
+    promoted while it runs is loaded and used from the next batch on, and every
+    document carries the version that classified it.
 
     Offsets are committed only after Elasticsearch (or the dead-letter topic) has
     acknowledged a bundle's articles, so a crash loses nothing; a restart reads the
@@ -124,15 +130,17 @@ def run_streaming(
     consumer = ConsumerConfig(settings.kafka_bootstrap, settings.pipeline_group_id)
     ranges = committed_or_earliest(consumer, settings.topic_raw,
                                    partitions_of(settings.kafka_bootstrap, settings.topic_raw))
-    config = _config(settings, directory, settings.articles_alias, ranges, streaming=True)
+    follow = (model or settings.model) is None
+    config = _config(settings, directory, settings.articles_alias, ranges, streaming=True,
+                     follow=follow)
     reset_drain()
     # The runner process starts with SIGINT ignored (children inherit that), so a Ctrl-C
     # in the terminal, which reaches the whole process group, drains the pipeline
     # through our handler below instead of killing the runner under it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     result = run(beam_args(settings, ctx.args), config)
-    log.info("pipeline started model=%s topic=%s index=%s group=%s from=%s",
-             config.model_version, settings.topic_raw, settings.articles_alias,
+    log.info("pipeline started model=%s follow_promoted=%s topic=%s index=%s group=%s from=%s",
+             config.model_version, follow, settings.topic_raw, settings.articles_alias,
              settings.pipeline_group_id, ",".join(f"{r.partition}:{r.start}" for r in ranges))
 
     stopping = {"since": None}

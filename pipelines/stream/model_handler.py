@@ -21,6 +21,7 @@ from classifiers.predictor import Predictor
 from pipelines.articles import classified_article, document_of
 from pipelines.schema import Article, ClassifiedArticle, utc_now
 from pipelines.stream.kafka_source import KafkaRecord
+from pipelines.stream.model_watch import ModelSlot, PromotedVersion
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,16 @@ class Classified:
 _inference_lock = threading.Lock()
 
 
-class ArticleModelHandler(ModelHandler[Incoming, Classified, Predictor]):
-    """Classifies articles with a saved newswatch model directory."""
+class ArticleModelHandler(ModelHandler[Incoming, Classified, ModelSlot]):
+    """Classifies articles with a saved newswatch model directory.
+
+    With ``follow_registry`` (a registry root), the model promoted there replaces
+    the loaded one between batches (pipelines/stream/model_watch.py).
+    """
 
     def __init__(self, model_dir: Path, *, max_batch_size: int = 64,
-                 threads: int = 2, runtime: str = "auto") -> None:
+                 threads: int = 2, runtime: str = "auto",
+                 follow_registry: Path | None = None) -> None:
         # Batches are bounded by size here and by time by the source: a bundle
         # covers at most one short poll, and BatchElements flushes at bundle end, so
         # a lone article is never held back waiting for the batch to fill.
@@ -55,19 +61,26 @@ class ArticleModelHandler(ModelHandler[Incoming, Classified, Predictor]):
         self.model_dir = Path(model_dir)
         self.threads = threads
         self.runtime = runtime
+        self.follow_registry = follow_registry
 
-    def load_model(self) -> Predictor:
-        return Predictor.load(self.model_dir, runtime=self.runtime,  # type: ignore[arg-type]
+    def _load(self, model_dir: Path) -> Predictor:
+        return Predictor.load(model_dir, runtime=self.runtime,  # type: ignore[arg-type]
                               threads=self.threads)
 
-    def run_inference(self, batch: Sequence[Incoming], model: Predictor,
+    def load_model(self) -> ModelSlot:
+        promoted = (PromotedVersion(self.follow_registry)
+                    if self.follow_registry is not None else None)
+        return ModelSlot(self._load(self.model_dir), self._load, promoted)
+
+    def run_inference(self, batch: Sequence[Incoming], model: ModelSlot,
                       inference_args: Mapping[str, Any] | None = None) -> Iterable[Classified]:
         with _inference_lock:
-            predictions = model.predict([document_of(item.article) for item in batch])
+            predictor = model.get()
+            predictions = predictor.predict([document_of(item.article) for item in batch])
         classified_at = utc_now()
         return [
-            Classified(item.record,
-                       classified_article(item.article, prediction, model.version, classified_at))
+            Classified(item.record, classified_article(item.article, prediction,
+                                                       predictor.version, classified_at))
             for item, prediction in zip(batch, predictions, strict=True)
         ]
 

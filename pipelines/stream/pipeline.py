@@ -60,6 +60,8 @@ class PipelineConfig:
     bulk_size: int = 200
     threads: int = 2
     runtime: str = "auto"
+    follow_registry: Path | None = None
+    """A registry root: switch to the model promoted there while running."""
 
     @property
     def model_version(self) -> str:
@@ -89,10 +91,12 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> None:
     _ = parsed["dead"] | "ParseDeadLetters" >> PublishDeadLettersTo(config)
 
     checked = parsed["good"] | "DropRepeats" >> beam.ParDo(DropRepeats(RepeatsConfig(
-        config.es_url, config.index, config.model_version))).with_outputs(STORED, main="new")
+        config.es_url, config.index, config.model_version, config.follow_registry))
+    ).with_outputs(STORED, main="new")
 
     handler = ArticleModelHandler(config.model_dir, max_batch_size=config.max_batch_size,
-                                  threads=config.threads, runtime=config.runtime)
+                                  threads=config.threads, runtime=config.runtime,
+                                  follow_registry=config.follow_registry)
     classified, failed = checked.new | "Classify" >> RunInference(
         handler).with_exception_handling()
     _ = (failed.failed_inferences

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -23,6 +24,7 @@ from pipelines.schema import ClassifiedArticle
 from pipelines.stream.bundle_buffer import Held, emit, unwrap
 from pipelines.stream.es_sink import while_reachable
 from pipelines.stream.model_handler import Incoming
+from pipelines.stream.model_watch import PromotedVersion
 
 STORED = "stored"
 
@@ -32,6 +34,8 @@ class RepeatsConfig:
     es_url: str
     index: str
     model_version: str
+    follow_registry: Path | None = None
+    """When set, the version to compare with is the one promoted there now."""
     lookup_size: int = 100
     unavailable_timeout_s: float = 120.0
 
@@ -47,6 +51,8 @@ class DropRepeats(beam.DoFn):
         self._client = Elasticsearch(self.config.es_url, request_timeout=60)
         self._held: list[Held[Incoming]] = []
         self._seen: set[str] = set()
+        self._promoted = (PromotedVersion(self.config.follow_registry)
+                          if self.config.follow_registry is not None else None)
 
     def start_bundle(self) -> None:
         self._seen = set()
@@ -68,9 +74,11 @@ class DropRepeats(beam.DoFn):
     def _flush(self) -> Iterator[Any]:
         held, self._held = self._held, []
         stored = self._lookup([h.value.article.id for h in held])
+        version = (self._promoted.get() if self._promoted is not None else None) \
+            or self.config.model_version
         for h in held:
             existing = stored.get(h.value.article.id)
-            if existing is not None and existing.model_version == self.config.model_version:
+            if existing is not None and existing.model_version == version:
                 self.repeats.inc()
                 yield emit(h, existing, STORED)
             else:

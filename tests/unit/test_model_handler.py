@@ -22,6 +22,7 @@ def test_a_batch_of_five_gives_five_results_in_order(trained):
     handler = ArticleModelHandler(result.path, max_batch_size=8, runtime="torch")
     assert handler.batch_elements_kwargs() == {"min_batch_size": 8, "max_batch_size": 8}
     model = handler.load_model()
+    assert model.get().version == result.version
     texts = ["Chinese firm buys land next to an air base.", "A bakery opens downtown.",
              "The grid depends on imported inverters with remote access.",
              "Semiconductor export controls and a state-backed chip fund.", "Rain tomorrow."]
@@ -38,3 +39,44 @@ def test_a_batch_of_five_gives_five_results_in_order(trained):
         assert out.article.labels == single.labels
         assert out.article.scores == pytest.approx(single.scores, abs=1e-4)  # as if alone
         assert out.article.model_version == result.version
+
+
+def _batch(n: int) -> list[Incoming]:
+    return [Incoming(KafkaRecord("raw", 0, i, None, b"", 0),
+                     Article(id=f"id-{i}", url=f"https://x.test/{i}", feed_url="f", source="s",
+                             title=f"T{i}", content="Land near a base was bought.",
+                             published_at=NOW, collected_at=NOW)) for i in range(n)]
+
+
+def test_a_following_handler_switches_to_a_promoted_model_between_batches(trained, tmp_path,
+                                                                         caplog):
+    import shutil
+
+    from classifiers.registry import Registry
+    from pipelines.stream.model_watch import ModelSlot, PromotedVersion
+
+    _registry, result = trained
+    registry = Registry(tmp_path / "models")
+    shutil.copytree(result.path, registry.root / "model-a")
+    registry.promote("model-a")
+    handler = ArticleModelHandler(registry.root / "model-a", runtime="torch",
+                                  follow_registry=registry.root)
+    slot = ModelSlot(handler._load(registry.root / "model-a"), handler._load,
+                     PromotedVersion(registry.root, check_every_s=0))
+    first = list(handler.run_inference(_batch(3), slot))
+    assert {r.article.model_version for r in first} == {"model-a"}
+
+    shutil.copytree(result.path, registry.root / "model-b")
+    registry.promote("model-b")
+    second = list(handler.run_inference(_batch(3), slot))
+    assert [r.article.model_version for r in second] == ["model-b"] * 3
+    assert [r.article.id for r in second] == ["id-0", "id-1", "id-2"]
+
+    (registry.root / "model-c").mkdir()  # promoted by hand, but not a loadable model
+    (registry.root / "model-c" / "labels.json").write_text("[]")
+    registry.promote("model-c")
+    with caplog.at_level("ERROR"):
+        third = list(handler.run_inference(_batch(2), slot))
+    assert [r.article.model_version for r in third] == ["model-b"] * 2
+    assert "promoted model model-c does not load" in caplog.text
+    assert "staying on model-b" in caplog.text
