@@ -51,6 +51,22 @@ class Registry:
         temporary = self.root / "current.tmp"
         temporary.write_text(version + "\n")
         os.replace(temporary, self.root / "current")  # atomic: readers see old or new
+        with (self.root / "promotions.log").open("a", encoding="utf-8") as history:
+            history.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {version}\n")
+
+    def previous(self) -> str | None:
+        """The model promoted before the current one (that still exists), for a rollback."""
+        history = self.root / "promotions.log"
+        if not history.exists():
+            return None
+        current = self.current()
+        versions = [line.split()[-1] for line in history.read_text().splitlines() if line.strip()]
+        while versions and versions[-1] == current:
+            versions.pop()
+        for version in reversed(versions):
+            if version != current and (self.root / version / "labels.json").exists():
+                return version
+        return None
 
     def resolve(self, spec: str | None) -> Path:
         """A model directory from a path, a version, or (None) the current model."""

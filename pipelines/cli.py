@@ -8,12 +8,13 @@ from typing import Annotated
 
 import typer
 
-from pipelines import kibana
+from pipelines import index_commands, kibana
 from pipelines.alerts import commands as alert_commands
 from pipelines.alerts import manage as alert_manage
 from pipelines.collect.commands import collect
 from pipelines.console import err_console
 from pipelines.errors import NewswatchError
+from pipelines.feedback import commands as feedback_commands
 from pipelines.logs import configure_logging
 from pipelines.ml_commands import classify, evaluate, models_app, train
 from pipelines.settings import load_settings
@@ -46,6 +47,9 @@ app.add_typer(pipeline_commands.app, name="pipeline")
 app.add_typer(alert_commands.app, name="alert")
 app.add_typer(alert_manage.app, name="alerts")
 app.add_typer(kibana.app, name="kibana")
+app.add_typer(index_commands.app, name="index")
+app.command()(feedback_commands.label)
+app.add_typer(feedback_commands.app, name="feedback")
 
 
 @app.callback()

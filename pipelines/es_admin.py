@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,31 @@ def ensure_articles_index(client: Elasticsearch, deploy_dir: Path, alias: str) -
         raise
     log.info("elasticsearch index created: %s -> %s", alias, first_index_name(alias))
     return True
+
+
+def new_index_name(alias: str, now: datetime) -> str:
+    """A rebuilt index behind ``alias``: same prefix (so the template applies), dated."""
+    return f"{alias}-{now:%Y%m%d-%H%M%S}"
+
+
+def alias_targets(client: Elasticsearch, alias: str) -> list[str]:
+    if not client.indices.exists_alias(name=alias):
+        return []
+    return sorted(client.indices.get_alias(name=alias).body)
+
+
+def switch_alias(client: Elasticsearch, alias: str, index: str) -> list[str]:
+    """Point ``alias`` (reads and writes) at ``index`` alone, in one atomic request.
+
+    Searches and writes through the alias see the old index or the new one, never
+    neither: Kibana, the alerter and the streaming pipeline keep working across it.
+    Returns the indices the alias pointed at before.
+    """
+    previous = alias_targets(client, alias)
+    actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}}
+                                     for old in previous if old != index]
+    actions.append({"add": {"index": index, "alias": alias, "is_write_index": True}})
+    client.indices.update_aliases(actions=actions)
+    log.info("elasticsearch alias switched alias=%s to=%s from=%s", alias, index,
+             ",".join(previous) or "-")
+    return previous

@@ -52,14 +52,22 @@ def registry(settings: Settings) -> Any:
 def train(
     ctx: typer.Context,
     promote: Annotated[bool, typer.Option(help="Make the new model the current one.")] = False,
-    approach: Annotated[Approach, typer.Option(
-        help="plain fine-tune, SetFit-style, or auto: the better by cross-validation.")]
-    = Approach.auto,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data, same model.")] = 13,
-    folds: Annotated[int, typer.Option(
-        min=2, help="Cross-validation folds over the seed articles.")] = 4,
-    epochs: Annotated[int, typer.Option(min=1, help="Epochs of the plain fine-tune.")] = 4,
+    approach: Annotated[Approach | None, typer.Option(
+        help="plain fine-tune, SetFit-style, or auto: the better by cross-validation "
+        "[default: auto].")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Random seed; same seed, same data, same model [default: 13].")] = None,
+    folds: Annotated[int | None, typer.Option(
+        min=2, help="Cross-validation folds over the seed articles [default: 4].")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        min=1, help="Epochs of the plain fine-tune [default: 4].")] = None,
     onnx: Annotated[bool, typer.Option(help="Export and check the int8 ONNX path.")] = True,
+    with_feedback: Annotated[bool, typer.Option(
+        "--with-feedback", help="Also train on analysts' labels (`newswatch label`), except "
+        "the held-out slice that `models compare` judges on.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        help="Training config JSON (every field of TrainingConfig; the options above win).")]
+    = None,
 ) -> None:
     """Fine-tune the classifier on the seed corpus and register it.
 
@@ -68,19 +76,42 @@ def train(
     trains the better approach on everything, exports the int8 ONNX path, and writes
     the model with its metrics and model card to STATE_DIR/models/VERSION.
     """
+    from dataclasses import replace
+
     from classifiers.base_model import base_model_dir
     from classifiers.data import Corpus, DataError
     from classifiers.train import TrainingConfig
     from classifiers.training_run import train as run_training
 
     settings: Settings = ctx.obj
-    config = TrainingConfig(approach=approach.value, seed=seed, folds=folds, epochs=epochs)
     try:
-        corpus = Corpus.from_dir(settings.seeds_dir)
+        base = (TrainingConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
+                if config else TrainingConfig())
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"training config {config}: {exc}") from exc
+    given = {"approach": approach.value if approach else None, "seed": seed, "folds": folds,
+             "epochs": epochs}
+    training_config = replace(base, **{k: v for k, v in given.items() if v is not None})
+    extra = []
+    if with_feedback:
+        from pipelines.feedback.commands import load_feedback
+        from pipelines.feedback.examples import as_example, split
+
+        for_training, held_out = split(load_feedback(settings))
+        if not for_training:
+            raise ConfigError("no feedback to train on yet: label articles with "
+                              "`newswatch label ARTICLE_ID --labels ...` first"
+                              + (f" ({len(held_out)} labelled articles are all in the "
+                                 "held-out slice)" if held_out else ""))
+        extra = [as_example(f) for f in for_training]
+        console.print(f"training on the seeds plus {len(extra)} analyst-labelled articles "
+                      f"({len(held_out)} held out for `models compare`)")
+    try:
+        corpus = Corpus.from_dir(settings.seeds_dir, extra=extra)
     except (DataError, FileNotFoundError) as exc:
         raise ConfigError(f"cannot read the seed corpus in {settings.seeds_dir}: {exc}") from exc
     with progress_bar() as update:
-        result = run_training(config, corpus, base_model_dir(), registry(settings),
+        result = run_training(training_config, corpus, base_model_dir(), registry(settings),
                               promote=promote, export_onnx=onnx, progress=update)
     print_metrics(result.metrics)
     console.print(f"model [bold]{result.version}[/] ({result.approach}) saved to {result.path} "
@@ -127,6 +158,52 @@ def models_promote(ctx: typer.Context, version: str) -> None:
     except ModelNotFound as exc:
         raise NewswatchError(str(exc)) from exc
     console.print(f"current model: {version}")
+
+
+@models_app.command("rollback")
+def models_rollback(ctx: typer.Context) -> None:
+    """Promote again the model that was current before the current one.
+
+    A running pipeline that follows the registry switches back within seconds; a second
+    rollback returns to the model rolled back from.
+    """
+    models = registry(ctx.obj)
+    previous = models.previous()
+    if previous is None:
+        raise NewswatchError("nothing to roll back to: no earlier promoted model exists "
+                             "(see `newswatch models list`)")
+    current = models.current()
+    models.promote(previous)
+    console.print(f"current model: {previous} (was {current})")
+
+
+@models_app.command("compare")
+def models_compare(
+    ctx: typer.Context,
+    first: Annotated[str, typer.Argument(help="Model version or directory.")],
+    second: Annotated[str, typer.Argument(help="Model version or directory.")],
+) -> None:
+    """Per-label F1 of two models side by side, on the same held-out data.
+
+    Two views: the seed articles' cross-validation each model recorded when trained
+    (same folds for the same --folds and seed corpus), and the held-out slice of the
+    analysts' feedback, which neither model trained on, scored now by both.
+    """
+    from pipelines.feedback.commands import load_feedback
+    from pipelines.feedback.examples import split
+    from pipelines.model_comparison import compare_models
+
+    settings: Settings = ctx.obj
+    models = registry(settings)
+    try:
+        dirs = [models.resolve(first), models.resolve(second)]
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from exc
+    _train, held_out = split(load_feedback(settings))
+    comparison = compare_models(dirs, held_out)
+    console.print(comparison.table())
+    for line in comparison.notes:
+        console.print(line)
 
 
 def read_documents(path: Path, need_labels: bool = False) -> list[dict]:

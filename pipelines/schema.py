@@ -27,6 +27,7 @@ ARTICLE_SCHEMA_VERSION = 1
 CLASSIFIED_SCHEMA_VERSION = 1
 ALERT_SCHEMA_VERSION = 1
 DEADLETTER_SCHEMA_VERSION = 1
+FEEDBACK_SCHEMA_VERSION = 1
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -131,6 +132,25 @@ class Alert(Record):
     status: Literal["pending", "queued", "sent", "console", "failed", "suppressed"] = "pending"
     sent_at: UtcDatetime | None = None
     error: str | None = None
+
+
+class Feedback(Record):
+    """An analyst's labels for one article: what the model is retrained on and judged by."""
+
+    schema_version: Literal[1] = FEEDBACK_SCHEMA_VERSION
+    article_id: str
+    labels: Annotated[list[str], AfterValidator(_known_labels)]
+    note: str | None = None
+    analyst: str
+    labelled_at: UtcDatetime
+    previous_labels: Annotated[list[str], AfterValidator(_known_labels)] = Field(
+        description="the labels before this one: the analyst's earlier ones, else the model's")
+    model_labels: Annotated[list[str], AfterValidator(_known_labels)]
+    model_version: str = Field(description="the model whose labels the analyst saw")
+    title: str
+    text: str
+    url: str
+    source: str
 
 
 class DeadLetter(Record):

@@ -12,6 +12,7 @@ or a repr.
 
 from __future__ import annotations
 
+import getpass
 import os
 from contextvars import ContextVar
 from pathlib import Path
@@ -108,6 +109,11 @@ class Settings(BaseSettings):
     alerts_index: str = "newswatch-alerts"
     alerts_group_id: str = "newswatch-alerter"
     alerts_file: Path = REPO_ROOT / "config" / "alerts.yaml"
+
+    # Feedback: analysts' corrections, for retraining.
+    feedback_index: str = "newswatch-feedback"
+    analyst: str = Field(default_factory=getpass.getuser,
+                         description="who `newswatch label` records as the analyst")
 
     # Secrets: never logged, never in git.
     slack_webhook_url: SecretStr | None = None

@@ -1,27 +1,28 @@
 """``newswatch alerts list | add | remove | test``: managing the rules file.
 
-``add`` and ``remove`` rewrite the YAML file (comments are not kept); ``test``
-runs one rule over the articles of the last days in Elasticsearch and lists what
-it would have sent, without sending anything or touching the alert state.
+``add`` and ``remove`` rewrite the YAML file (comments are not kept);
+``backtest`` (and ``test``, its last-days shorthand) runs one rule over the
+articles in Elasticsearch and lists what it would have sent, without sending
+anything or touching the alert state.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from pipelines.alerts.matcher import validate_rules
-from pipelines.alerts.matching import alert_for
+from pipelines.alerts.matcher import history_matches, validate_rules
+from pipelines.alerts.matching import backtest
 from pipelines.alerts.rules import AlertRule, dump_rules, load_rules
 from pipelines.alerts.slack_message import alert_text
 from pipelines.console import console
 from pipelines.errors import ConfigError
 from pipelines.es_admin import es_client
-from pipelines.schema import ClassifiedArticle, utc_now
+from pipelines.schema import utc_now
 from pipelines.settings import Settings
 
 app = typer.Typer(help="Alert rules: list, add, remove, and test them before use.",
@@ -99,6 +100,29 @@ def remove_rule(ctx: typer.Context, name: str, rules: RulesOption = None) -> Non
     console.print(f"removed rule {name!r} from {path}")
 
 
+@app.command("backtest")
+def backtest_rule(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The rule's name.")],
+    since: Annotated[datetime, typer.Option(
+        help="Articles published from this time (UTC unless a zone is given).")],
+    until: Annotated[datetime | None, typer.Option(help="... and before this one "
+                                                   "(default: now).")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """List what a rule would have sent over history; nothing is sent or recorded.
+
+    Matching is the live alerter's (the rule's query and filters, run by Elasticsearch
+    over the articles' ids); the realert window per story is applied with each
+    article's publication time as the clock. Tune a rule here before enabling it.
+    """
+    settings: Settings = ctx.obj
+    start = since if since.tzinfo else since.replace(tzinfo=UTC)
+    stop = until or utc_now()
+    stop = stop if stop.tzinfo else stop.replace(tzinfo=UTC)
+    _print_backtest(settings, name, rules, start, stop, f"since {start:%Y-%m-%d %H:%M} UTC")
+
+
 @app.command("test")
 def test_rule(
     ctx: typer.Context,
@@ -106,8 +130,14 @@ def test_rule(
     days: Annotated[float, typer.Option(help="How far back to look.")] = 7.0,
     rules: RulesOption = None,
 ) -> None:
-    """List what a rule would have sent for the articles of the last DAYS (nothing is sent)."""
-    settings: Settings = ctx.obj
+    """`backtest` over the last DAYS: what a rule would have sent (nothing is sent)."""
+    now = utc_now()
+    _print_backtest(ctx.obj, name, rules, now - timedelta(days=days), now,
+                    f"in the last {days:g} days")
+
+
+def _print_backtest(settings: Settings, name: str, rules: Path | None, since: datetime,
+                    until: datetime, period: str) -> None:
     loaded = load_rules(_file(settings, rules))
     rule = next((r for r in loaded.rules if r.name == name), None)
     if rule is None:
@@ -116,15 +146,14 @@ def test_rule(
     _good, problems = validate_rules(client, settings.articles_alias, [rule])
     if problems:
         raise ConfigError(str(problems[0]))
-    query = rule.es_filter([])
-    query["bool"]["filter"] = [f for f in query["bool"]["filter"] if "ids" not in f]
-    query["bool"]["filter"].append(
-        {"range": {"published_at": {"gte": (utc_now() - timedelta(days=days)).isoformat()}}})
     client.indices.refresh(index=settings.articles_alias)
-    hits = client.search(index=settings.articles_alias, query=query, size=1000,
-                         sort=[{"published_at": "asc"}])["hits"]["hits"]
-    now = utc_now()
-    for hit in hits:
-        console.print(alert_text(alert_for(rule, ClassifiedArticle.model_validate(hit["_source"]),
-                                           now)), markup=False, highlight=False)
-    console.print(f"rule {name!r} would have sent {len(hits)} alerts in the last {days:g} days")
+    alerts = backtest(rule, history_matches(client, settings.articles_alias, rule, since,
+                                            until))
+    sent = [a for a in alerts if a.status == "sent"]
+    for alert in alerts:
+        prefix = "" if alert.status == "sent" else "  quiet (same story): "
+        console.print(prefix + alert_text(alert), markup=False, highlight=False)
+    console.print(f"rule {name!r} would have sent {len(sent)} alerts {period} "
+                  f"({len(alerts) - len(sent)} more kept quiet as repeats of a story)"
+                  + (f"; as digests every {rule.digest_minutes:g} minutes"
+                     if rule.digest_minutes else ""))

@@ -5,11 +5,13 @@ means in Kibana: each rule's query, filtered to the newest articles' ids, in one
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from elasticsearch import Elasticsearch
 
 from pipelines.alerts.rules import AlertRule, RuleProblem
+from pipelines.schema import ClassifiedArticle
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +52,26 @@ def matching_ids(client: Elasticsearch, index: str, rules: Sequence[AlertRule],
             continue
         matched[rule.name] = {hit["_id"] for hit in response["hits"]["hits"]}
     return matched
+
+
+def history_matches(client: Elasticsearch, index: str, rule: AlertRule, since: datetime,
+                    until: datetime, page: int = 500) -> Iterator[ClassifiedArticle]:
+    """The articles published in [since, until) that ``rule`` matches, oldest first.
+
+    History is read page by page and each page goes through ``matching_ids``, the
+    function the live alerter uses, so a backtest means what the live rule means.
+    """
+    query = {"range": {"published_at": {"gte": since.isoformat(), "lt": until.isoformat()}}}
+    after: list | None = None
+    while True:
+        extra = {"search_after": after} if after else {}
+        hits = client.search(index=index, query=query, size=page,
+                             sort=[{"published_at": "asc"}, {"id": "asc"}], **extra)["hits"]["hits"]
+        if not hits:
+            return
+        ids = [hit["_id"] for hit in hits]
+        matched = matching_ids(client, index, [rule], ids).get(rule.name, set())
+        for hit in hits:
+            if hit["_id"] in matched:
+                yield ClassifiedArticle.model_validate(hit["_source"])
+        after = hits[-1]["sort"]

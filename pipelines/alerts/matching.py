@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from pipelines.alerts.rules import AlertRule
@@ -33,3 +34,21 @@ def realert_since(rule: AlertRule, now: datetime) -> datetime | None:
     if rule.realert_minutes <= 0:
         return None
     return now - timedelta(minutes=rule.realert_minutes)
+
+
+def backtest(rule: AlertRule, matched: Iterable[ClassifiedArticle]) -> list[Alert]:
+    """What the live alerter would have done with these matches, in publication order:
+    ``sent`` (or queued for a digest), or ``suppressed`` as a repeat of a story within
+    the rule's realert window. History's clock is each article's publication time."""
+    last_alerted: dict[str, datetime] = {}
+    alerts = []
+    for article in matched:
+        alert = alert_for(rule, article, article.published_at)
+        since = realert_since(rule, article.published_at)
+        previous = last_alerted.get(alert.story_id)
+        if since is not None and previous is not None and previous >= since:
+            alerts.append(alert.model_copy(update={"status": "suppressed"}))
+            continue
+        last_alerted[alert.story_id] = article.published_at
+        alerts.append(alert.model_copy(update={"status": "sent"}))
+    return alerts

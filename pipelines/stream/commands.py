@@ -22,7 +22,13 @@ from rich.table import Table
 from classifiers.registry import ModelNotFound, Registry
 from pipelines.console import console, err_console
 from pipelines.errors import ConfigError, NewswatchError
-from pipelines.es_admin import articles_template, ensure_articles_index, es_client
+from pipelines.es_admin import (
+    articles_template,
+    ensure_articles_index,
+    es_client,
+    new_index_name,
+    switch_alias,
+)
 from pipelines.kafka_admin import ensure_topics, topic_specs
 from pipelines.settings import Settings
 from pipelines.stack.prism import ensure_prism
@@ -231,14 +237,19 @@ def ensure_replay_index(settings: Settings, index: str) -> None:
 @app.command("replay", context_settings=EXTRA)
 def replay(
     ctx: typer.Context,
-    since: Annotated[datetime, typer.Option(
-        help="First Kafka record time to replay (UTC unless a zone is given).")],
+    since: Annotated[datetime | None, typer.Option(
+        help="First Kafka record time to replay (UTC unless a zone is given; default: the "
+        "oldest record the raw topic retains).")] = None,
     until: Annotated[datetime | None, typer.Option(
         help="Stop before this record time (default: everything up to now).")] = None,
     model: Annotated[str | None, typer.Option(
         help="Model version or directory (default: the promoted one).")] = None,
     index: Annotated[str | None, typer.Option(
         help="Target index (created if missing; default: the live articles alias).")] = None,
+    into_new_index: Annotated[bool, typer.Option(
+        "--into-new-index", help="Rebuild the articles index from the raw topic into a new "
+        "index, then switch the articles alias to it atomically. The old index stays until "
+        "`newswatch index prune`.")] = False,
 ) -> None:
     """Reclassify the retained raw topic over a time range, bounded; ends by itself.
 
@@ -246,24 +257,73 @@ def replay(
     in the target with the same model version are skipped (duplicates); nothing is
     published to the classified topic, so history does not re-alert. Prints read,
     indexed, dead-lettered and duplicates skipped.
+
+    With --into-new-index: replay into a new dated index, switch the alias to it in
+    one request (Kibana, alerts and the running pipeline see the old index or the new
+    one, never neither), then replay what arrived during the rebuild into it too.
     """
+    settings: Settings = ctx.obj
+    start = _utc(since) or datetime.fromtimestamp(0, UTC)
+    stop = _utc(until)
+    if stop is not None and stop <= start:
+        raise ConfigError(f"--until {stop.isoformat()} is not after --since {start.isoformat()}")
+    if into_new_index and (index is not None or stop is not None):
+        raise ConfigError("--into-new-index rebuilds the whole articles index: it takes "
+                          "neither --index nor --until")
+    directory = model_dir(settings, model)
+    ranges = replay_ranges(settings.kafka_bootstrap, settings.topic_raw, start, stop)
+    if not into_new_index:
+        target = index or settings.articles_alias
+        ensure_replay_index(settings, target)
+        counts = _replay(settings, ctx.args, directory, target, ranges)
+        _print_counts(f"replay into {target} with model {directory.name}", {"": counts})
+        return
+
+    client = es_client(settings)
+    alias = settings.articles_alias
+    ensure_articles_index(client, settings.deploy_dir, alias)
+    target = new_index_name(alias, datetime.now(UTC))
+    ensure_replay_index(settings, target)
+    log.info("rebuild started index=%s model=%s records=%d", target, directory.name,
+             sum(r.stop - r.start for r in ranges))
+    rebuilt = _replay(settings, ctx.args, directory, target, ranges)
+    previous = switch_alias(client, alias, target)
+    caught_up = _replay(settings, ctx.args, directory, target,
+                        catch_up_ranges(settings.kafka_bootstrap, ranges))
+    _print_counts(f"rebuilt {target} with model {directory.name}",
+                  {"rebuild": rebuilt, "arrived meanwhile": caught_up})
+    console.print(f"alias {alias} -> {target} (was {', '.join(previous) or 'nothing'}); "
+                  "the old index stays until `newswatch index prune`")
+
+
+def catch_up_ranges(bootstrap: str, done: list[PartitionRange]) -> list[PartitionRange]:
+    """From where ``done`` stopped to the partitions' ends now."""
+    from pipelines.stream.kafka_source import PartitionRange
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "newswatch-replay",
+                        "enable.auto.commit": False})
+    try:
+        ends = [consumer.get_watermark_offsets(TopicPartition(r.topic, r.partition),
+                                               timeout=30)[1] for r in done]
+        return [PartitionRange(r.topic, r.partition, r.stop, max(r.stop, end))
+                for r, end in zip(done, ends, strict=True)]
+    finally:
+        consumer.close()
+
+
+def _replay(settings: Settings, beam_extra: list[str], directory: Path, target: str,
+            ranges: list[PartitionRange]) -> dict[str, int]:
+    """Run one bounded replay with a progress bar; its counts."""
     from apache_beam.runners.runner import PipelineState
 
     from pipelines.stream import monitor
     from pipelines.stream.pipeline import run
 
-    settings: Settings = ctx.obj
-    start, stop = _utc(since), _utc(until)
-    assert start is not None
-    if stop is not None and stop <= start:
-        raise ConfigError(f"--until {stop.isoformat()} is not after --since {start.isoformat()}")
-    directory = model_dir(settings, model)
-    target = index or settings.articles_alias
-    ensure_replay_index(settings, target)
-    ranges = replay_ranges(settings.kafka_bootstrap, settings.topic_raw, start, stop)
     total = sum(r.stop - r.start for r in ranges)
+    if total == 0:
+        return {"read": 0, "indexed": 0, "dead-lettered": 0, "duplicates skipped": 0}
     config = _config(settings, directory, target, ranges, streaming=False)
-    result = run(beam_args(settings, ctx.args), config)
+    result = run(beam_args(settings, beam_extra), config)
     columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task("replay", total=total)
@@ -279,10 +339,18 @@ def replay(
         "dead-lettered": monitor.dead_lettered(final, settings.topic_deadletter),
         "duplicates skipped": final.get("repeats_skipped"),
     }
-    table = Table(title=f"replay into {target} with model {directory.name}")
-    for name in counts:
-        table.add_column(name, justify="right")
-    table.add_row(*(str(v) for v in counts.values()))
-    console.print(table)
     log.info("replay " + " ".join(f"{k.replace(' ', '_').replace('-', '_')}={v}"
-                                  for k, v in counts.items()))
+                                  for k, v in counts.items()) + f" index={target}")
+    return counts
+
+
+def _print_counts(title: str, rows: dict[str, dict[str, int]]) -> None:
+    table = Table(title=title)
+    names = list(next(iter(rows.values())))
+    if len(rows) > 1:
+        table.add_column("phase")
+    for name in names:
+        table.add_column(name, justify="right")
+    for phase, counts in rows.items():
+        table.add_row(*([phase] if len(rows) > 1 else []), *(str(counts[n]) for n in names))
+    console.print(table)

@@ -246,5 +246,50 @@ def test_alerts_test_lists_what_a_rule_would_send_without_sending(alert_env, tmp
     lines = [line for line in result.stdout.splitlines() if line.startswith("[land]")]
     assert lines == ["[land] Buyer takes land near base (Kyodo) property_purchase 0.80 "
                      "https://news.test/al/21"]
-    assert "rule 'land' would have sent 1 alerts in the last 1 days" in result.stdout
+    assert ("rule 'land' would have sent 1 alerts in the last 1 days (0 more kept quiet as "
+            "repeats of a story)") in result.stdout
     assert not Elasticsearch(settings.es_url).indices.exists(index=settings.alerts_index)
+
+
+def test_a_backtest_lists_what_the_live_alerter_sends_on_the_same_articles(alert_env, tmp_path):
+    settings, env = alert_env
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [
+        {"name": "land", "query": "title:(land OR farmland)", "labels": {"property_purchase": 0.5},
+         "sources": ["Kyodo", "Nikkei"]}]}))
+    history = [
+        _article(41, "Buyer takes land near base", {"property_purchase": 0.8}),
+        _article(42, "Buyer takes land near base", {"property_purchase": 0.9}, source="Nikkei"),
+        _article(43, "Fund buys farmland", {"property_purchase": 0.6}),
+        _article(44, "Fund buys farmland", {"property_purchase": 0.4}),  # below the threshold
+        _article(45, "Fund buys farmland again", {"property_purchase": 0.9}, source="Blog"),
+        _article(46, "Chip fund grows", {"tech_influence": 0.9}),
+    ]
+    history = [a.model_copy(update={"published_at": WHEN + timedelta(minutes=n)})
+               for n, a in enumerate(history)]
+    _publish(settings, history)
+    backtest = subprocess.run(
+        [sys.executable, "-m", "pipelines", "alerts", "backtest", "land",
+         "--since", "2026-11-23T00:00:00", "--rules", str(rules_file)],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert backtest.returncode == 0, backtest.stderr[-2000:]
+    assert backtest.stdout.splitlines() == [
+        "[land] Buyer takes land near base (Kyodo) property_purchase 0.80 "
+        "https://news.test/al/41",
+        "  quiet (same story): [land] Buyer takes land near base (Nikkei) property_purchase "
+        "0.90 https://news.test/al/42",
+        "[land] Fund buys farmland (Kyodo) property_purchase 0.60 https://news.test/al/43",
+        "rule 'land' would have sent 2 alerts since 2026-11-23 00:00 UTC (1 more kept quiet "
+        "as repeats of a story)"]
+    assert not Elasticsearch(settings.es_url).indices.exists(index=settings.alerts_index)
+
+    live = _run(env, str(rules_file))  # the live alerter on the same articles, to the console
+    assert live.returncode == 0, live.stderr[-2000:]
+    sent = [line for line in live.stdout.splitlines() if line.startswith("[land]")]
+    assert sent == [line for line in backtest.stdout.splitlines() if line.startswith("[land]")]
+    es = Elasticsearch(settings.es_url)
+    es.indices.refresh(index=settings.alerts_index)
+    statuses = {h["_id"]: h["_source"]["status"] for h in es.search(
+        index=settings.alerts_index, size=100)["hits"]["hits"]}
+    assert statuses == {"land:al-41": "console", "land:al-42": "suppressed",
+                        "land:al-43": "console"}

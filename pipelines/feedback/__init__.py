@@ -1,0 +1,1 @@
+"""Analysts' corrections: recorded in Elasticsearch, exported and trained on."""

@@ -1,0 +1,64 @@
+"""The feedback index: one document per article, the analyst's latest labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch.helpers import scan
+
+from pipelines.schema import ClassifiedArticle, Feedback
+
+FEEDBACK_MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "article_id": {"type": "keyword"},
+        "labels": {"type": "keyword"},
+        "note": {"type": "text"},
+        "analyst": {"type": "keyword"},
+        "labelled_at": {"type": "date"},
+        "previous_labels": {"type": "keyword"},
+        "model_labels": {"type": "keyword"},
+        "model_version": {"type": "keyword"},
+        "title": {"type": "text"},
+        "text": {"type": "text", "index": False},
+        "url": {"type": "keyword"},
+        "source": {"type": "keyword"},
+    },
+}
+
+
+class FeedbackStore:
+    def __init__(self, client: Elasticsearch, index: str) -> None:
+        self.client = client
+        self.index = index
+
+    def ensure_index(self) -> None:
+        if not self.client.indices.exists(index=self.index):
+            self.client.indices.create(index=self.index, mappings=FEEDBACK_MAPPING)
+
+    def get(self, article_id: str) -> Feedback | None:
+        try:
+            return Feedback.model_validate(
+                self.client.get(index=self.index, id=article_id)["_source"])
+        except NotFoundError:
+            return None
+
+    def record(self, feedback: Feedback) -> None:
+        self.client.index(index=self.index, id=feedback.article_id,
+                          document=feedback.model_dump(mode="json"), refresh=True)
+
+    def all(self) -> list[Feedback]:
+        if not self.client.indices.exists(index=self.index):
+            return []
+        items = [Feedback.model_validate(hit["_source"])
+                 for hit in scan(self.client, index=self.index, query={"query": {"match_all": {}}})]
+        return sorted(items, key=lambda f: f.article_id)
+
+
+def find_article(client: Elasticsearch, alias: str, article_id: str) -> ClassifiedArticle | None:
+    """The article as indexed (and shown to the analyst), through the alias."""
+    hits = client.search(index=alias, query={"ids": {"values": [article_id]}},
+                         size=1)["hits"]["hits"]
+    return ClassifiedArticle.model_validate(hits[0]["_source"]) if hits else None
