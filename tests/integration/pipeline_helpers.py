@@ -42,9 +42,11 @@ class PipelineEnv:
             [sys.executable, "-m", "pipelines", "pipeline", *args], env=self.env,
             stdout=handle, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
-    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pipelines", *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+    def cli(self, *args: str, timeout: float = 300,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pipelines", *args],
+                              env={**self.env, **(env_extra or {})}, capture_output=True,
+                              text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
     def log_text(self) -> str:
         return "\n".join(p.read_text() for p in self.logs if p.exists())
@@ -143,6 +145,7 @@ def make_pipeline_env(stack: Settings, trained: tuple, tmp_path: Path,
         "NEWSWATCH_TOPIC_CLASSIFIED": f"nw.test.classified.{unique}",
         "NEWSWATCH_TOPIC_DEADLETTER": f"nw.test.dead.{unique}",
         "NEWSWATCH_ARTICLES_ALIAS": f"newswatch-test-{unique}",
+        "NEWSWATCH_FEEDBACK_INDEX": f"newswatch-test-feedback-{unique}",
         "NEWSWATCH_PIPELINE_GROUP_ID": f"nw-test-{unique}",
         "NEWSWATCH_STATE_DIR": str(state),
         "NEWSWATCH_CACHE_DIR": str(stack.cache_dir),
@@ -163,6 +166,8 @@ def make_pipeline_env(stack: Settings, trained: tuple, tmp_path: Path,
         [s.name for s in specs])
     names = list(es.indices.get(index=f"{settings.articles_alias}-*",
                                 allow_no_indices=True).body)
+    if es.indices.exists(index=settings.feedback_index):
+        names.append(settings.feedback_index)
     if names:
         es.indices.delete(index=",".join(names))
     es.indices.delete_index_template(name=settings.articles_alias)
