@@ -36,19 +36,16 @@ from pathlib import Path
 
 import yaml
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
-from elasticsearch import Elasticsearch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_env import bench_env  # noqa: E402
 from classify_bench import corpus  # noqa: E402
 from pipeline_bench import Watcher, articles, percentile  # noqa: E402
 
 from classifiers.registry import Registry  # noqa: E402
-from pipelines.es_admin import ensure_articles_index  # noqa: E402
-from pipelines.kafka_admin import ensure_topics, topic_specs  # noqa: E402
 from pipelines.settings import load_settings  # noqa: E402
 from tests.support.slack_server import SlackServer  # noqa: E402
 
@@ -73,25 +70,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.5, help="articles/s (below 1)")
     args = parser.parse_args()
 
-    base = load_settings()
-    model_dir = Registry(base.models_dir).resolve(args.model)
-    unique = uuid.uuid4().hex[:8]
-    overrides = {"topic_raw": f"bench.raw.{unique}", "topic_classified": f"bench.cls.{unique}",
-                 "topic_deadletter": f"bench.dead.{unique}",
-                 "articles_alias": f"newswatch-bench-{unique}",
-                 "alerts_index": f"newswatch-bench-alerts-{unique}",
-                 "pipeline_group_id": f"bench-{unique}", "alerts_group_id": f"bench-al-{unique}"}
-    settings = load_settings(**overrides)
-    specs = topic_specs(settings)
-    ensure_topics(settings.kafka_bootstrap, specs)
-    es = Elasticsearch(settings.es_url, request_timeout=30)
-    ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)
+    model_dir = Registry(load_settings().models_dir).resolve(args.model)
+    bench = bench_env(alerts_index=f"newswatch-bench-alerts-{uuid.uuid4().hex[:8]}",
+                      alerts_group_id=f"bench-al-{uuid.uuid4().hex[:8]}")
+    settings, es, unique = bench.settings, bench.es, bench.unique
     rules = Path(tempfile.mkdtemp()) / "alerts.yaml"
     rules.write_text(yaml.safe_dump({"rules": [{"name": "everything", "query": "*"}]}))
     slack = SlackServer()
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
-           "HF_HUB_OFFLINE": "1", "NEWSWATCH_SLACK_WEBHOOK_URL": slack.url,
-           **{f"NEWSWATCH_{k.upper()}": v for k, v in overrides.items()}}
+    env = {**bench.env, "NEWSWATCH_SLACK_WEBHOOK_URL": slack.url}
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 0})
     docs = corpus(settings.seeds_dir, args.articles + 4, short_only=False)
     log = open(f"/tmp/alert-bench-{unique}.log", "w")
@@ -141,12 +127,7 @@ def main() -> None:
                 if p.status == 200 and (url := p.payload["text"].rsplit(" ", 1)[-1]) in measured]
     searchable = list(watcher.seen.values())
 
-    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
-        [s.name for s in specs])
-    names = [*es.indices.get(index=f"{settings.articles_alias}-*").body,
-             settings.alerts_index]
-    es.indices.delete(index=",".join(names), ignore_unavailable=True)
-    es.indices.delete_index_template(name=settings.articles_alias)
+    bench.cleanup(settings.alerts_index)
 
     print(f"model {model_dir.name}, {os.cpu_count()} cores, runner Prism (LOOPBACK), "
           f"{len(to_slack)} articles at {args.rate:g}/s, one Slack message each")

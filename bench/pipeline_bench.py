@@ -28,23 +28,20 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_env import bench_env  # noqa: E402
 from classify_bench import corpus  # noqa: E402
 
 from classifiers.registry import Registry  # noqa: E402
-from pipelines.es_admin import ensure_articles_index  # noqa: E402
-from pipelines.kafka_admin import ensure_topics, topic_specs  # noqa: E402
 from pipelines.ml_commands import predict_rows  # noqa: E402
 from pipelines.schema import Article  # noqa: E402
 from pipelines.settings import load_settings  # noqa: E402
@@ -103,21 +100,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    base = load_settings()
-    model_dir = Registry(base.models_dir).resolve(args.model)
-    unique = uuid.uuid4().hex[:8]
-    overrides = {"topic_raw": f"bench.raw.{unique}", "topic_classified": f"bench.cls.{unique}",
-                 "topic_deadletter": f"bench.dead.{unique}",
-                 "articles_alias": f"newswatch-bench-{unique}",
-                 "pipeline_group_id": f"bench-{unique}"}
-    settings = load_settings(**overrides)
-    specs = topic_specs(settings)
-    ensure_topics(settings.kafka_bootstrap, specs)
-    es = Elasticsearch(settings.es_url, request_timeout=30)
-    ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
-           "HF_HUB_OFFLINE": "1",
-           **{f"NEWSWATCH_{k.upper()}": v for k, v in overrides.items()}}
+    model_dir = Registry(load_settings().models_dir).resolve(args.model)
+    bench = bench_env()
+    settings, es, env, unique = bench.settings, bench.es, bench.env, bench.unique
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 0})
     docs = corpus(settings.seeds_dir, args.burst, short_only=False)
     log = open(f"/tmp/pipeline-bench-{unique}.log", "w")
@@ -185,11 +170,7 @@ def main() -> None:
         predict_rows(predictor, rows)
         classify_rates.append(len(rows) / (time.perf_counter() - started))
 
-    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
-        [s.name for s in specs])
-    names = list(es.indices.get(index=f"{settings.articles_alias}-*").body)
-    es.indices.delete(index=",".join(names))
-    es.indices.delete_index_template(name=settings.articles_alias)
+    bench.cleanup()
 
     pipe, alone = statistics.median(pipeline_rates), statistics.median(classify_rates)
     print(f"model {model_dir.name} ({predictor.runtime}), {os.cpu_count()} cores, "

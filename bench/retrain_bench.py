@@ -28,25 +28,21 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
-from elasticsearch import Elasticsearch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_env import bench_env  # noqa: E402
 from classify_bench import corpus  # noqa: E402
 from pipeline_bench import articles  # noqa: E402
 
 from classifiers.predictor import Predictor  # noqa: E402
 from classifiers.registry import Registry  # noqa: E402
-from pipelines.es_admin import ensure_articles_index  # noqa: E402
-from pipelines.kafka_admin import ensure_topics, topic_specs  # noqa: E402
 from pipelines.ml_commands import predict_rows  # noqa: E402
 from pipelines.settings import load_settings  # noqa: E402
 
@@ -59,24 +55,12 @@ def main() -> None:
 
     base = load_settings()
     source = Registry(base.models_dir).resolve(None)
-    unique = uuid.uuid4().hex[:8]
     state = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
     registry = Registry(state / "models")
     shutil.copytree(source, registry.root / "bench-0")
     registry.promote("bench-0")
-    overrides = {"topic_raw": f"bench.raw.{unique}", "topic_classified": f"bench.cls.{unique}",
-                 "topic_deadletter": f"bench.dead.{unique}",
-                 "articles_alias": f"newswatch-bench-{unique}",
-                 "pipeline_group_id": f"bench-{unique}", "state_dir": str(state),
-                 "cache_dir": str(base.cache_dir)}
-    settings = load_settings(**overrides)
-    specs = topic_specs(settings)
-    ensure_topics(settings.kafka_bootstrap, specs)
-    es = Elasticsearch(settings.es_url, request_timeout=30)
-    ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
-           "HF_HUB_OFFLINE": "1",
-           **{f"NEWSWATCH_{k.upper()}": v for k, v in overrides.items()}}
+    bench = bench_env(state_dir=str(state), cache_dir=str(base.cache_dir))
+    settings, es, env, unique = bench.settings, bench.es, bench.env, bench.unique
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
     docs = corpus(settings.seeds_dir, args.articles, short_only=False)
     log = open(f"/tmp/retrain-bench-{unique}.log", "w")
@@ -156,11 +140,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(pipeline.pid, signal.SIGKILL)
 
-    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
-        [s.name for s in specs])
-    names = list(es.indices.get(index=f"{settings.articles_alias}-*").body)
-    es.indices.delete(index=",".join(names))
-    es.indices.delete_index_template(name=settings.articles_alias)
+    bench.cleanup()
     shutil.rmtree(state, ignore_errors=True)
 
     rebuild, alone = statistics.median(rebuild_rates), statistics.median(classify_rates)
