@@ -78,7 +78,13 @@ def collect(
 
 
 def exit_with_parent(parent_pid: int) -> None:
-    """Parse workers end when the collector does, even when it was SIGKILLed."""
+    """Parse workers end when the collector does, even when it was SIGKILLed.
+
+    They ignore SIGINT: a Ctrl-C in the terminal reaches the whole process group,
+    and stopping is the collector's decision (it shuts the pool down).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(1.0)

@@ -62,4 +62,5 @@ def test_run_brings_seed_articles_to_search_and_alerts_then_stops_on_ctrl_c(
     text = (tmp_path / "run.log").read_text()
     assert code == 0, text[-3000:]
     assert "newswatch stopped." in text
+    assert "Traceback" not in text  # Ctrl-C is a normal way to stop, not a crash
     assert "pipeline stopped state=DONE" in " ".join(text.split())
