@@ -33,9 +33,14 @@ from pipelines.alerts.slack_message import (
     single_message,
 )
 from pipelines.alerts.state import AlertState
+from pipelines.errors import NewswatchError
 from pipelines.schema import Alert, ClassifiedArticle, DeadLetter, utc_now
 
 log = logging.getLogger(__name__)
+
+
+class KafkaUnavailable(NewswatchError):
+    """The alerter's consumer got no partition to read."""
 
 
 @dataclass
@@ -168,14 +173,19 @@ def parse_events(values: Sequence[bytes]) -> tuple[list[ClassifiedArticle], list
 
 def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[bytes], None],
             *, once: bool, stop: Callable[[], bool], batch_size: int = 100,
-            idle_s: float = 3.0, digest_check_s: float = 1.0) -> BatchOutcome:
-    """Poll, handle, commit, until ``stop()`` (or, with ``once``, until idle for idle_s).
+            assignment_timeout_s: float = 60.0, digest_check_s: float = 1.0) -> BatchOutcome:
+    """Poll, handle, commit, until ``stop()`` (or, with ``once``, until caught up).
 
-    Due digests are checked every ``digest_check_s`` and once more at the end.
+    ``once`` ends when every assigned partition has reported its end (the consumer
+    needs ``enable.partition.eof``), not after a quiet spell: on a broker that has
+    just started, joining the group alone can take longer than any quiet spell, and
+    the events waiting there would be left unhandled. Due digests are checked every
+    ``digest_check_s`` and once more at the end.
     """
     total = BatchOutcome()
-    idle_since = time.monotonic()
+    started = time.monotonic()
     digests_checked = time.monotonic()
+    at_end: set[tuple[str, int]] = set()
     while not stop():
         if time.monotonic() - digests_checked >= digest_check_s:
             digests_checked = time.monotonic()
@@ -187,25 +197,38 @@ def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[b
         for message in messages:
             error = message.error()
             if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    at_end.add((message.topic(), message.partition()))
+                else:
                     log.warning("kafka read error=%s", error)
                 continue
+            at_end.discard((message.topic(), message.partition()))
             values.append(message.value() or b"")
-        if not values:
-            if once and time.monotonic() - idle_since > idle_s:
-                break
-            continue
-        idle_since = time.monotonic()
-        events, bad = parse_events(values)
-        for value in bad:
-            dead_letter_bytes(value)
-        outcome = alerter.handle(events)
-        outcome.bad_events = len(bad)
-        consumer.commit(asynchronous=False)
-        log.info("alerts %s", outcome.summary())
-        total.add(outcome)
+        if values:
+            events, bad = parse_events(values)
+            for value in bad:
+                dead_letter_bytes(value)
+            outcome = alerter.handle(events)
+            outcome.bad_events = len(bad)
+            consumer.commit(asynchronous=False)
+            log.info("alerts %s", outcome.summary())
+            total.add(outcome)
+        if once and _caught_up(consumer, at_end, started, assignment_timeout_s):
+            break
     _log_digests(alerter.flush_digests(), total)
     return total
+
+
+def _caught_up(consumer: Consumer, at_end: set[tuple[str, int]], started: float,
+               assignment_timeout_s: float) -> bool:
+    assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+    if not assigned:
+        if time.monotonic() - started > assignment_timeout_s:
+            raise KafkaUnavailable(
+                f"no partition of the classified topic was assigned to this consumer "
+                f"within {assignment_timeout_s:.0f} s: is Kafka up, and does the topic exist?")
+        return False
+    return assigned <= at_end
 
 
 def _log_digests(outcome: BatchOutcome, total: BatchOutcome) -> None:

@@ -33,7 +33,9 @@ def run_alerts(
     rules: Annotated[Path | None, typer.Option(
         help="Rules file (default: config/alerts.yaml, NEWSWATCH_ALERTS_FILE).")] = None,
     once: Annotated[bool, typer.Option(
-        help="Handle what is waiting on the classified topic, then exit.")] = False,
+        help="Handle every event waiting on the classified topic and send the digests "
+             "that are due, then exit (digests not yet due stay queued for the next run).",
+    )] = False,
 ) -> None:
     """Match classified articles against the rules and alert on Slack.
 
@@ -62,7 +64,8 @@ def run_alerts(
                       lambda text: console.print(text, markup=False, highlight=False))
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": settings.alerts_group_id, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest", "logger": log})
+                         "auto.offset.reset": "earliest", "logger": log,
+                         "enable.partition.eof": once})  # --once ends at the partitions' ends
     consumer.subscribe([settings.topic_classified])
     stopping = {"now": False}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -177,6 +178,12 @@ def test_a_digest_rule_sends_one_message_listing_its_matches_once(alert_env, tmp
     _publish(settings, buys)
     slack = SlackServer()
     try:
+        queued = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url)
+        assert queued.returncode == 0, queued.stderr[-3000:]
+        assert [p.payload["text"][:6] for p in slack.posts] == ["[tech]"]  # the digest waits
+        assert ("alerts stopped events=4 bad=0 sent=1 suppressed=1 failed=0 already=0 "
+                "queued=2 digests=0") in " ".join(queued.stderr.split())
+        time.sleep(1.5)  # past digest_minutes: the next run (a restart) sends the queue
         result = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url)
         assert result.returncode == 0, result.stderr[-3000:]
         assert [p.payload["text"][:6] for p in slack.posts] == ["[tech]", "[land-"]
