@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from classifiers.labels import LABELS
 from classifiers.model import MultiLabelClassifier, load_tokenizer
@@ -70,18 +71,25 @@ def keyword_scores(texts: Sequence[str]) -> np.ndarray:
     return scores
 
 
+def description_vectors(model: MultiLabelClassifier, tokenizer: PreTrainedTokenizerBase,
+                        max_length: int) -> torch.Tensor:
+    """The embedding of each label's description (rows in LABELS order)."""
+    labels = tokenizer([DESCRIPTIONS[label] for label in LABELS], padding=True,
+                       truncation=True, max_length=max_length, return_tensors="pt")
+    model.eval()
+    with torch.inference_mode():
+        return model.embed(labels["input_ids"], labels["attention_mask"])
+
+
 def zero_shot_scores(texts: Sequence[str], base_dir: Path, window_tokens: int = 256,
                      stride: int = 64) -> np.ndarray:
     """Cosine similarity of each label description to the best-matching window."""
     tokenizer = load_tokenizer(base_dir)
     model = MultiLabelClassifier.from_base(base_dir, LABELS)
-    model.eval()
+    label_vectors = description_vectors(model, tokenizer, window_tokens)
     windows = make_windows(tokenizer, list(texts), window_tokens, stride)
-    labels = tokenizer([DESCRIPTIONS[label] for label in LABELS], padding=True,
-                       truncation=True, max_length=window_tokens, return_tensors="pt")
+    sims = np.zeros((len(windows), len(LABELS)), dtype=np.float32)
     with torch.inference_mode():
-        label_vectors = model.embed(labels["input_ids"], labels["attention_mask"])
-        sims = np.zeros((len(windows), len(LABELS)), dtype=np.float32)
         for index, ids, mask in padded_batches(windows, 32, tokenizer.pad_token_id):
             vectors = model.embed(torch.from_numpy(ids), torch.from_numpy(mask))
             sims[index] = (vectors @ label_vectors.T).numpy()

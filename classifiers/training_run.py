@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
+from transformers import PreTrainedTokenizerBase
 
 from classifiers.baselines import keyword_scores, zero_shot_scores
 from classifiers.data import Corpus, Example, grouped_folds
 from classifiers.labels import LABELS
 from classifiers.metrics import report, tune_thresholds
+from classifiers.model import MultiLabelClassifier
 from classifiers.onnx_export import compare, export
 from classifiers.predictor import Document, Predictor
 from classifiers.registry import Registry
@@ -106,28 +108,40 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
     fit_started = time.perf_counter()
     model, tokenizer = fit(config, chosen, corpus.training_examples(), base_dir, final_progress)
     fit_seconds = time.perf_counter() - fit_started
+    metrics = {"chosen": {"approach": chosen, **evaluated[chosen]["cross_validated"]},
+               "approaches": evaluated, "baselines": baselines,
+               "note": "cross-validated over the seed articles, grouped by article; "
+                       "thresholds tuned on the same out-of-fold scores (optimistic for 14 "
+                       "articles; 'at_0.5' shows the untuned figures)"}
+    return register(registry, corpus, config, chosen, model, tokenizer, thresholds, metrics,
+                    started=started, fit_seconds=fit_seconds, promote=promote,
+                    export_onnx=export_onnx, progress=progress)
+
+
+def register(registry: Registry, corpus: Corpus, config: TrainingConfig, approach: str,
+             model: MultiLabelClassifier, tokenizer: PreTrainedTokenizerBase,
+             thresholds: Sequence[float], metrics: dict, *, started: float, fit_seconds: float,
+             promote: bool, export_onnx: bool, progress: Progress = no_progress) -> TrainResult:
+    """Save a model with everything that explains it (thresholds, metrics, runtime, training
+    record, model card) as a new version; the directory appears whole or not at all."""
     version, path = registry.new_version(corpus.fingerprint())
     partial = path.with_name(f".{version}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save(partial, tokenizer)
     (partial / "thresholds.json").write_text(json.dumps(dict(zip(LABELS, thresholds,
                                                                  strict=True)), indent=2))
-    metrics = {"chosen": {"approach": chosen, **evaluated[chosen]["cross_validated"]},
-               "approaches": evaluated, "baselines": baselines,
-               "note": "cross-validated over the seed articles, grouped by article; "
-                       "thresholds tuned on the same out-of-fold scores (optimistic for 14 "
-                       "articles; 'at_0.5' shows the untuned figures)"}
     (partial / "metrics.json").write_text(json.dumps(metrics, indent=2))
     runtime = {"default": "torch"}
     if export_onnx:
         progress("onnx export and tolerance check", 0, 1)
         onnx_path = export(model, partial)
+        texts = [a.full_text for a in corpus.articles]
         windows = make_windows(tokenizer, texts, config.window_tokens, config.window_stride)
         runtime = compare(model, onnx_path, tokenizer.pad_token_id, windows, config.threads)
         progress("onnx export and tolerance check", 1, 1)
     (partial / "runtime.json").write_text(json.dumps(runtime, indent=2))
     seconds = time.perf_counter() - started
-    training = {"version": version, "approach": chosen, "config": config.to_dict(),
+    training = {"version": version, "approach": approach, "config": config.to_dict(),
                 "labels": list(LABELS), "data_sha256": corpus.fingerprint(),
                 "examples": {"articles": len(corpus.articles), "passages": len(corpus.passages),
                              "written": len(corpus.written), "extra": len(corpus.extra)},
@@ -142,7 +156,7 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
     partial.rename(path)
     if promote:
         registry.promote(version)
-    return TrainResult(version, path, chosen, metrics, seconds)
+    return TrainResult(version, path, approach, metrics, seconds)
 
 
 def model_card(training: dict, metrics: dict, runtime: dict) -> str:

@@ -75,8 +75,9 @@ def run(
              "configured, e.g. under docker compose).")] = True,
 ) -> None:
     """Run the whole product on the embedded local stack: Kafka + Elasticsearch, a model
-    (a quick one is trained on the seeds if none is promoted), the collector, the pipeline
-    and the alerter. Ctrl-C stops everything cleanly."""
+    (a zero-shot one, made in seconds, if none is promoted; `newswatch train --promote`
+    fine-tunes the full one), the collector, the pipeline and the alerter. Ctrl-C stops
+    everything cleanly."""
     from pipelines.run_local import run_product
 
     settings = ctx.obj

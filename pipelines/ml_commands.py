@@ -27,6 +27,7 @@ class Approach(StrEnum):
     auto = "auto"
     plain = "plain"
     setfit = "setfit"
+    zero_shot = "zero-shot"
 
 
 @contextmanager
@@ -53,7 +54,9 @@ def train(
     ctx: typer.Context,
     promote: Annotated[bool, typer.Option(help="Make the new model the current one.")] = False,
     approach: Annotated[Approach | None, typer.Option(
-        help="plain fine-tune, SetFit-style, or auto: the better by cross-validation "
+        help="plain fine-tune, SetFit-style, auto (the better of the two by "
+        "cross-validation), or zero-shot (no fine-tuning: each label's description "
+        "compared with the text; seconds, the first model of `newswatch run`) "
         "[default: auto].")] = None,
     seed: Annotated[int | None, typer.Option(
         help="Random seed; same seed, same data, same model [default: 13].")] = None,
@@ -75,6 +78,8 @@ def train(
     macro-F1 over the seed articles (grouped by article), tunes one threshold per label,
     trains the better approach on everything, exports the int8 ONNX path, and writes
     the model with its metrics and model card to STATE_DIR/models/VERSION.
+    `--approach zero-shot` trains nothing: it makes a model from the label
+    descriptions in seconds, so that a fresh install classifies at once.
     """
     from dataclasses import replace
 
@@ -84,6 +89,12 @@ def train(
     from classifiers.training_run import train as run_training
 
     settings: Settings = ctx.obj
+    zero_shot = approach is Approach.zero_shot
+    if zero_shot and with_feedback:
+        raise ConfigError("--with-feedback needs a fine-tuned approach (plain, setfit or "
+                          "auto): a zero-shot model learns nothing from labels")
+    if zero_shot:
+        approach = None
     try:
         base = (TrainingConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
                 if config else TrainingConfig())
@@ -110,6 +121,8 @@ def train(
         corpus = Corpus.from_dir(settings.seeds_dir, extra=extra)
     except (DataError, FileNotFoundError) as exc:
         raise ConfigError(f"cannot read the seed corpus in {settings.seeds_dir}: {exc}") from exc
+    if zero_shot:
+        from classifiers.zero_shot import build as run_training
     with progress_bar() as update:
         result = run_training(training_config, corpus, base_model_dir(), registry(settings),
                               promote=promote, export_onnx=onnx, progress=update)
@@ -121,7 +134,9 @@ def train(
 def print_metrics(metrics: dict) -> None:
     from classifiers.labels import LABELS
 
-    table = Table("model", *LABELS, "macro-F1", title="cross-validated F1 (seed articles)")
+    title = ("cross-validated F1 (seed articles)" if metrics["approaches"]
+             else "F1 on the seed articles (in-sample: nothing was trained)")
+    table = Table("model", *LABELS, "macro-F1", title=title)
     for name, rep in metrics["approaches"].items():
         rep = rep["cross_validated"]
         table.add_row(f"{name} (fine-tuned)", *[f"{rep['per_label'][x]['f1']:.2f}" for x in LABELS],

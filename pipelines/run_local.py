@@ -1,6 +1,6 @@
 """`newswatch run`: the whole product on the embedded local stack, in one command.
 
-Stack up -> a model (a quick one trained on the seeds when none is promoted) ->
+Stack up -> a model (a zero-shot one, made in seconds, when none is promoted) ->
 collector on config/feeds.yaml plus the seed articles served locally -> pipeline ->
 alerter. The stages run as child processes of this one, in its process group, so
 Ctrl-C reaches all of them and each stops cleanly (the pipeline drains); SIGTERM
@@ -27,7 +27,7 @@ from pipelines.settings import Settings
 
 log = logging.getLogger("newswatch.run")
 
-QUICK_TRAINING = ["--approach", "plain", "--folds", "2", "--epochs", "1", "--no-onnx"]
+FIRST_MODEL = ["--approach", "zero-shot", "--no-onnx"]
 
 
 class StageFailed(NewswatchError):
@@ -52,11 +52,12 @@ def _newswatch(*args: str) -> list[str]:
 def ensure_model(settings: Settings) -> None:
     if Registry(settings.models_dir).current() is not None:
         return
-    console.print("No model yet: training a quick one on the seeds (about two minutes). "
-                  "`newswatch train --promote` trains the full one (about 11 minutes).")
-    result = subprocess.run(_newswatch("train", "--promote", *QUICK_TRAINING), check=False)
+    console.print("No model yet: making a zero-shot one from the label descriptions (seconds, "
+                  "nothing is trained). `newswatch train --promote` fine-tunes the full one on "
+                  "the seeds (about 11 minutes) and the running pipeline switches to it.")
+    result = subprocess.run(_newswatch("train", "--promote", *FIRST_MODEL), check=False)
     if result.returncode != 0:
-        raise StageFailed(f"training the first model failed (exit {result.returncode})")
+        raise StageFailed(f"making the first model failed (exit {result.returncode})")
 
 
 def run_product(settings: Settings, config_file: Path | None, feeds_file: Path) -> None:
