@@ -60,7 +60,11 @@ def compare_models(model_dirs: list[Path], held_out: list[Feedback]) -> Comparis
     if len(judged) < len(held_out):
         notes.append(f"{len(held_out) - len(judged)} held-out articles left out: a model "
                      "trained on them")
-    folds = {t["config"].get("folds") for t in trainings}
+    in_sample = [t["version"] for t in trainings if t.get("approach") == "zero_shot"]
+    if in_sample:
+        notes.append(f"{', '.join(in_sample)}: zero-shot, nothing trained; its 'seed CV' "
+                     "column is in-sample (thresholds tuned on the seed articles)")
+    folds = {t["config"].get("folds") for t in trainings if t.get("approach") != "zero_shot"}
     if len(folds) > 1:
         notes.append(f"the seed cross-validations used different folds ({sorted(folds)}): "
                      "compare those columns with care")

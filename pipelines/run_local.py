@@ -54,7 +54,7 @@ def ensure_model(settings: Settings) -> None:
         return
     console.print("No model yet: making a zero-shot one from the label descriptions (seconds, "
                   "nothing is trained). `newswatch train --promote` fine-tunes the full one on "
-                  "the seeds (about 11 minutes) and the running pipeline switches to it.")
+                  "the seeds (about 20 minutes on 2 cores); the running pipeline switches to it.")
     result = subprocess.run(_newswatch("train", "--promote", *FIRST_MODEL), check=False)
     if result.returncode != 0:
         raise StageFailed(f"making the first model failed (exit {result.returncode})")

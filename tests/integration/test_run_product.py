@@ -7,19 +7,31 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from classifiers.registry import Registry
 from pipelines.seed_feed import seed_feed_xml
-from tests.integration.pipeline_helpers import PipelineEnv
+from pipelines.settings import Settings
+from tests.integration.pipeline_helpers import PipelineEnv, make_pipeline_env
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def fresh_env(stack: Settings, tmp_path) -> Iterator[PipelineEnv]:
+    """A pipeline environment whose registry is empty, as on a fresh install."""
+    registry = Registry(tmp_path / "registry")
+    registry.root.mkdir()
+    yield from make_pipeline_env(stack, (registry, SimpleNamespace(version=None)), tmp_path)
+
+
 def test_run_brings_seed_articles_to_search_and_alerts_then_stops_on_ctrl_c(
-        pipeline_env: PipelineEnv, tmp_path):
-    penv = pipeline_env
+        fresh_env: PipelineEnv, tmp_path):
+    penv = fresh_env
     seeds = seed_feed_xml(penv.settings.seeds_dir).decode()
     expected = seeds.count("<item>")
     assert expected == 14
@@ -41,6 +53,12 @@ def test_run_brings_seed_articles_to_search_and_alerts_then_stops_on_ctrl_c(
         docs = penv.indexed()
         assert len(docs) == expected
         assert {d.source for d in docs.values()} == {"seed articles (local)"}
+        (first_model,) = Registry(penv.settings.models_dir).list()  # made by `run` itself
+        assert first_model.approach == "zero_shot" and first_model.current
+        assert {d.model_version for d in docs.values()} == {first_model.version}
+        by_url = {d.url.rpartition("/")[2]: d for d in docs.values()}
+        assert by_url["004-5"].labels == ["property_purchase"]  # LABELS.md's reference
+        assert by_url["004-1"].labels == []
         labelled = {d.id for d in docs.values() if d.labels}
         while True:  # the default rules fire for every labelled article (console: no webhook)
             if penv.es.indices.exists(index=alerts_index):
@@ -53,6 +71,8 @@ def test_run_brings_seed_articles_to_search_and_alerts_then_stops_on_ctrl_c(
             assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
             time.sleep(1)
         assert {h["_source"]["status"] for h in hits} <= {"console", "suppressed"}
+        assert sorted((h["_source"]["rule"], h["_source"]["article_id"]) for h in hits) == \
+            sorted((label, d.id) for d in docs.values() for label in d.labels)  # default rules
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
