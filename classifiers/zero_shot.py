@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from classifiers.baselines import description_vectors
 from classifiers.data import Corpus
@@ -42,7 +43,8 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def _seed_scores(model: MultiLabelClassifier, tokenizer: object, corpus: Corpus,
+def _seed_scores(model: MultiLabelClassifier, tokenizer: PreTrainedTokenizerBase,
+                 corpus: Corpus,
                  config: TrainingConfig) -> np.ndarray:
     predictor = Predictor(torch_scorer(model, tokenizer.pad_token_id), tokenizer, LABELS,
                           [0.5] * len(LABELS), window_tokens=config.window_tokens,
@@ -53,7 +55,7 @@ def _seed_scores(model: MultiLabelClassifier, tokenizer: object, corpus: Corpus,
 
 
 def zero_shot_model(base_dir: Path, corpus: Corpus, config: TrainingConfig,
-                    ) -> tuple[MultiLabelClassifier, object, dict]:
+                    ) -> tuple[MultiLabelClassifier, PreTrainedTokenizerBase, dict]:
     """The zero-shot classifier with its thresholds at 0.5, and its metrics on the seeds."""
     tokenizer = load_tokenizer(base_dir)
     model = MultiLabelClassifier.from_base(base_dir, LABELS)

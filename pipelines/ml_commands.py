@@ -93,15 +93,13 @@ def train(
     if zero_shot and with_feedback:
         raise ConfigError("--with-feedback needs a fine-tuned approach (plain, setfit or "
                           "auto): a zero-shot model learns nothing from labels")
-    if zero_shot:
-        approach = None
     try:
         base = (TrainingConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
                 if config else TrainingConfig())
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"training config {config}: {exc}") from exc
-    given = {"approach": approach.value if approach else None, "seed": seed, "folds": folds,
-             "epochs": epochs}
+    given = {"approach": approach.value if approach and not zero_shot else None, "seed": seed,
+             "folds": folds, "epochs": epochs}
     training_config = replace(base, **{k: v for k, v in given.items() if v is not None})
     extra = []
     if with_feedback:
