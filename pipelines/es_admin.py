@@ -86,8 +86,11 @@ def switch_alias(client: Elasticsearch, alias: str, index: str) -> list[str]:
 
     Searches and writes through the alias see the old index or the new one, never
     neither: Kibana, the alerter and the streaming pipeline keep working across it.
+    The new index is refreshed first: a bulk-loaded index whose last writes are not yet
+    searchable would make the alias read as empty (or short) until its next refresh.
     Returns the indices the alias pointed at before.
     """
+    client.indices.refresh(index=index)
     previous = alias_targets(client, alias)
     actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}}
                                      for old in previous if old != index]

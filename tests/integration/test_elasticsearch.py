@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from elasticsearch import BadRequestError
 
-from pipelines.es_admin import ensure_articles_index, first_index_name
+from pipelines.es_admin import (
+    ensure_articles_index,
+    first_index_name,
+    new_index_name,
+    switch_alias,
+)
 from pipelines.schema import ClassifiedArticle
 
 pytestmark = pytest.mark.integration
@@ -54,3 +59,20 @@ def test_mapping_is_strict_so_a_stray_field_is_an_error(es, articles_alias):
     document = _article().model_dump(mode="json") | {"surprise": 1}
     with pytest.raises(BadRequestError, match="strict_dynamic_mapping_exception"):
         es.index(index=articles_alias, id="a2", document=document)
+
+
+def test_switching_the_alias_to_a_bulk_loaded_index_never_reads_it_empty(es, articles_alias):
+    """A rebuilt index's last writes may not be refreshed yet; the switch must wait for them.
+
+    CI once saw the alias count 0 for a moment after `replay --into-new-index`. Here the
+    new index never refreshes by itself, so only the switch's own refresh can show them.
+    """
+    old = first_index_name(articles_alias)
+    rebuilt = new_index_name(articles_alias, NOW)
+    es.indices.create(index=rebuilt, settings={"refresh_interval": "-1"})
+    for n in range(3):
+        document = _article().model_copy(update={"id": f"r{n}"}).model_dump(mode="json")
+        es.index(index=rebuilt, id=f"r{n}", document=document)
+    assert switch_alias(es, articles_alias, rebuilt) == [old]
+    assert es.count(index=articles_alias)["count"] == 3
+    assert list(es.indices.get_alias(name=articles_alias).body) == [rebuilt]
