@@ -77,7 +77,8 @@ def run(
     """Run the whole product on the embedded local stack: Kafka + Elasticsearch, a model
     (a zero-shot one, made in seconds, if none is promoted; `newswatch train --promote`
     fine-tunes the full one), the collector, the pipeline and the alerter. Ctrl-C stops
-    everything cleanly."""
+    those three cleanly; Kafka and Elasticsearch keep the data and stay up for the next
+    run until `newswatch stack down`."""
     from pipelines.run_local import run_product
 
     settings = ctx.obj
