@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from classifiers.labels import LABELS
+
+if TYPE_CHECKING:
+    from classifiers.splits import RealSplits
 
 
 class DataError(ValueError):
@@ -52,37 +56,49 @@ def read_examples(path: Path) -> list[Example]:
 
 @dataclass(frozen=True)
 class Corpus:
-    """What training sees: seed articles (evaluation), passages and written examples."""
+    """What training sees: the seed articles (a second, small report), their passages, the
+    written examples, the real corpus's three splits, and extra examples (analyst feedback).
+
+    Training reads passages, written examples, the real train split and extra; thresholds
+    and the choice of approach read the validation split only; the test split is read
+    once, to report.
+    """
 
     articles: list[Example]
     passages: list[Example]
     written: list[Example]
     extra: list[Example]  # e.g. analyst feedback
+    real: RealSplits | None = field(default=None)
 
     @classmethod
     def from_dir(cls, seeds: Path, extra: Sequence[Example] = ()) -> Corpus:
+        from classifiers.splits import RealSplits
+
+        real = RealSplits.from_dir(seeds / "real") if (seeds / "real").is_dir() else None
         return cls(read_examples(seeds / "articles.jsonl"),
                    read_examples(seeds / "passages.jsonl"),
-                   read_examples(seeds / "written.jsonl"), list(extra))
+                   read_examples(seeds / "written.jsonl"), list(extra), real)
 
     def training_examples(self, held_out_articles: Iterable[str] = ()) -> list[Example]:
-        """Passages of the articles not held out, plus every written and extra example."""
+        """Passages of the articles not held out, every written, real-train and extra example."""
         held = set(held_out_articles)
-        return [p for p in self.passages if p.group not in held] + self.written + self.extra
+        real_train = self.real.train if self.real else []
+        return ([p for p in self.passages if p.group not in held] + self.written
+                + real_train + self.extra)
+
+    @property
+    def validation(self) -> list[Example]:
+        return self.real.validation if self.real else []
+
+    @property
+    def test(self) -> list[Example]:
+        return self.real.test if self.real else []
 
     def fingerprint(self) -> str:
-        """sha256 of everything training reads, in a stable order."""
+        """sha256 of everything training reads or is judged on, in a stable order."""
         digest = hashlib.sha256()
-        for example in [*self.articles, *self.passages, *self.written, *self.extra]:
+        real = [*self.real.train, *self.real.validation, *self.real.test] if self.real else []
+        for example in [*self.articles, *self.passages, *self.written, *self.extra, *real]:
             digest.update(json.dumps([example.id, example.group, example.title, example.text,
                                       list(example.labels)], ensure_ascii=False).encode())
         return digest.hexdigest()
-
-
-def grouped_folds(articles: Sequence[Example], k: int) -> list[list[str]]:
-    """k folds of article ids, spreading each label's positives across folds (deterministic)."""
-    ordered = sorted(articles, key=lambda a: (tuple(sorted(a.labels)) or ("~",), a.id))
-    folds: list[list[str]] = [[] for _ in range(k)]
-    for position, article in enumerate(ordered):
-        folds[position % k].append(article.id)
-    return [fold for fold in folds if fold]

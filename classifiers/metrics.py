@@ -62,3 +62,14 @@ def tune_thresholds(truth: np.ndarray, scores: np.ndarray,
             label_metrics(truth[:, j], scores[:, j] >= t).f1, -abs(t - default)))
         thresholds.append(float(best))
     return thresholds
+
+
+def brier_scores(truth: np.ndarray, probabilities: np.ndarray,
+                 labels: Sequence[str] | None = None) -> dict[str, float]:
+    """Per label, the mean squared gap between the probability and the 0/1 truth: how far
+    the scores can be read as probabilities (0 is perfect; always 0.5 scores 0.25)."""
+    from classifiers.labels import LABELS
+
+    names = labels or LABELS
+    gaps = (np.asarray(probabilities, dtype=float) - np.asarray(truth, dtype=float)) ** 2
+    return {label: round(float(gaps[:, j].mean()), 4) for j, label in enumerate(names)}

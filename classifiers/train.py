@@ -1,4 +1,10 @@
-"""Fine-tuning the classifier: a plain fine-tune, or SetFit-style contrastive tuning + head.
+"""Training the classifier: a head on the frozen encoder, a plain fine-tune, or SetFit-style
+contrastive tuning of the encoder followed by a head.
+
+Every approach learns what inference does: an article is cut into token windows,
+each window is scored, and the article's score per label is the maximum over its
+windows (multiple-instance learning). So a long article whose pattern sits in one
+paragraph is learnt from that paragraph's window, not from a truncated beginning.
 
 Deterministic for a given config: every random choice draws from generators
 seeded by ``config.seed``, and the thread count is fixed (it changes the order
@@ -21,9 +27,11 @@ from transformers import PreTrainedTokenizerBase
 from classifiers.data import Example
 from classifiers.labels import LABELS
 from classifiers.model import MultiLabelClassifier, load_tokenizer
+from classifiers.scoring import padded_batches
+from classifiers.windows import Window, make_windows
 
 Progress = Callable[[str, int, int], None]
-APPROACHES = ("plain", "setfit")
+APPROACHES = ("head", "plain", "setfit")
 
 
 def no_progress(_description: str, _done: int, _total: int) -> None:
@@ -34,16 +42,15 @@ def no_progress(_description: str, _done: int, _total: int) -> None:
 class TrainingConfig:
     """Everything that decides the trained weights (saved with them)."""
 
-    approach: str = "auto"  # "plain", "setfit", or "auto": the better by cross-validation
+    approach: str = "auto"  # "head", "plain", "setfit", or "auto": the best on validation
     seed: int = 13
     threads: int = 2
-    folds: int = 4
-    max_length: int = 96  # tokens per training example (passages are short)
-    window_tokens: int = 256  # tokens per inference window
+    max_length: int = 128  # tokens per text of a SetFit pair
+    window_tokens: int = 256  # tokens per window (training and inference)
     window_stride: int = 64  # tokens shared by consecutive windows
     batch_size: int = 16
-    # plain fine-tune
-    epochs: int = 4
+    # plain fine-tune (batch_size articles a step, all their windows)
+    epochs: int = 3
     lr_encoder: float = 5e-5
     lr_head: float = 2e-3
     # SetFit-style
@@ -88,8 +95,10 @@ def fit(config: TrainingConfig, approach: str, examples: Sequence[Example], base
     model = MultiLabelClassifier.from_base(base_dir, LABELS)
     if approach == "plain":
         _fit_plain(config, model, tokenizer, examples, generator, progress)
+    elif approach == "setfit":
+        _fit_setfit(config, model, tokenizer, examples, progress)
     else:
-        _fit_setfit(config, model, tokenizer, examples, generator, progress)
+        fit_head(config, model, tokenizer, examples, progress)
     model.eval()
     return model, tokenizer
 
@@ -99,25 +108,50 @@ def _pos_weight(targets: torch.Tensor) -> torch.Tensor:
     return ((len(targets) - positives) / positives).clamp(1.0, 4.0)
 
 
+def _document_max(window_logits: torch.Tensor, docs: torch.Tensor, n_docs: int) -> torch.Tensor:
+    """Per document and label, the largest window logit (what inference reports)."""
+    out = torch.full((n_docs, window_logits.shape[1]), float("-inf"),
+                     dtype=window_logits.dtype)
+    index = docs.unsqueeze(1).expand_as(window_logits)
+    return out.scatter_reduce(0, index, window_logits, reduce="amax", include_self=True)
+
+
+def _windows(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example],
+             config: TrainingConfig) -> list[Window]:
+    return make_windows(tokenizer, [e.full_text for e in examples], config.window_tokens,
+                        config.window_stride)
+
+
 def _fit_plain(config: TrainingConfig, model: MultiLabelClassifier,
                tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example],
                generator: torch.Generator, progress: Progress) -> None:
-    """Encoder and head trained together with a weighted multi-label BCE loss."""
+    """Encoder and head trained together: a weighted multi-label BCE on each article's
+    maximum window logit."""
     targets = torch.tensor([e.targets() for e in examples])
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=_pos_weight(targets))
     optimizer = torch.optim.AdamW([
         {"params": model.encoder.parameters(), "lr": config.lr_encoder},
         {"params": model.head.parameters(), "lr": config.lr_head},
     ], weight_decay=0.01)
+    windows = _windows(tokenizer, examples, config)
+    of_doc: list[list[int]] = [[] for _ in examples]
+    for i, window in enumerate(windows):
+        of_doc[window.doc].append(i)
     steps_per_epoch = -(-len(examples) // config.batch_size)
     total, done = config.epochs * steps_per_epoch, 0
     model.train()
     for _epoch in range(config.epochs):
         order = torch.randperm(len(examples), generator=generator).tolist()
         for start in range(0, len(order), config.batch_size):
-            index = order[start:start + config.batch_size]
-            batch = _encode(tokenizer, [examples[i].full_text for i in index], config.max_length)
-            loss = loss_fn(model(batch["input_ids"], batch["attention_mask"]), targets[index])
+            docs = order[start:start + config.batch_size]
+            chosen = [w for d in docs for w in of_doc[d]]
+            position = {d: k for k, d in enumerate(docs)}
+            _index, ids, mask = padded_batches([windows[w] for w in chosen], len(chosen),
+                                               tokenizer.pad_token_id)[0]
+            ordered = [chosen[k] for k in _index]
+            logits = model(torch.from_numpy(ids), torch.from_numpy(mask))
+            doc_of_row = torch.tensor([position[windows[w].doc] for w in ordered])
+            loss = loss_fn(_document_max(logits, doc_of_row, len(docs)), targets[docs])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -147,16 +181,15 @@ def contrastive_pairs(examples: Sequence[Example], per_example: int,
 
 def _fit_setfit(config: TrainingConfig, model: MultiLabelClassifier,
                 tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example],
-                generator: torch.Generator, progress: Progress) -> None:
-    """Contrastive tuning of the body (cosine-similarity loss on pairs), then a
-    logistic-regression head on the frozen, normalised embeddings."""
+                progress: Progress) -> None:
+    """Contrastive tuning of the body (cosine-similarity loss on pairs), then the head on
+    the tuned, frozen encoder."""
     rng = random.Random(config.seed)
     pairs = contrastive_pairs(examples, config.pairs_per_example, rng)
     optimizer = torch.optim.AdamW(model.encoder.parameters(), lr=config.setfit_lr,
                                   weight_decay=0.01)
     steps_per_epoch = -(-len(pairs) // config.batch_size)
-    embed_steps = -(-len(examples) // 64)
-    total = config.setfit_epochs * steps_per_epoch + embed_steps + config.head_steps
+    total = config.setfit_epochs * steps_per_epoch
     done = 0
     model.train()
     texts = [e.full_text for e in examples]
@@ -173,24 +206,42 @@ def _fit_setfit(config: TrainingConfig, model: MultiLabelClassifier,
             optimizer.step()
             done += 1
             progress("contrastive tuning", done, total)
+    fit_head(config, model, tokenizer, examples, progress)
+
+
+def embed_windows(model: MultiLabelClassifier, windows: Sequence[Window], pad_id: int,
+                  progress: Progress = no_progress, what: str = "embedding windows",
+                  ) -> torch.Tensor:
+    """The encoder's embedding of every window (rows in window order), without gradients."""
     model.eval()
-    embeddings = []
+    features = torch.zeros((len(windows), model.encoder.config.hidden_size))
+    batches = padded_batches(windows, 32, pad_id)
     with torch.inference_mode():
-        for start in range(0, len(texts), 64):
-            batch = _encode(tokenizer, texts[start:start + 64], config.max_length)
-            embeddings.append(model.embed(batch["input_ids"], batch["attention_mask"]))
-            done += 1
-            progress("embedding", done, total)
-    features = torch.cat(embeddings).clone()
+        for number, (index, ids, mask) in enumerate(batches, start=1):
+            features[index] = model.embed(torch.from_numpy(ids), torch.from_numpy(mask))
+            progress(what, number, len(batches))
+    return features.clone()
+
+
+def fit_head(config: TrainingConfig, model: MultiLabelClassifier,
+             tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example],
+             progress: Progress = no_progress, features: torch.Tensor | None = None,
+             windows: Sequence[Window] | None = None) -> None:
+    """The linear head on the frozen encoder's window embeddings, trained on each
+    article's maximum window logit. ``features``/``windows`` may be given when the
+    caller has embedded the windows already (the frozen base encoder's are shared)."""
+    if windows is None:
+        windows = _windows(tokenizer, examples, config)
+    if features is None:
+        features = embed_windows(model, windows, tokenizer.pad_token_id, progress)
+    docs = torch.tensor([w.doc for w in windows])
     targets = torch.tensor([e.targets() for e in examples])
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=_pos_weight(targets))
-    head_optimizer = torch.optim.Adam(model.head.parameters(), lr=config.head_lr,
-                                      weight_decay=1e-4)
-    for _step in range(config.head_steps):
-        loss = loss_fn(model.head(features), targets)
-        head_optimizer.zero_grad()
+    optimizer = torch.optim.Adam(model.head.parameters(), lr=config.head_lr, weight_decay=1e-4)
+    for step in range(1, config.head_steps + 1):
+        loss = loss_fn(_document_max(model.head(features), docs, len(examples)), targets)
+        optimizer.zero_grad()
         loss.backward()
-        head_optimizer.step()
-        done += 1
-        if done % 25 == 0 or _step == config.head_steps - 1:
-            progress("head", done, total)
+        optimizer.step()
+        if step % 25 == 0 or step == config.head_steps:
+            progress("head", step, config.head_steps)

@@ -75,8 +75,9 @@ def run(
              "configured, e.g. under docker compose).")] = True,
 ) -> None:
     """Run the whole product on the embedded local stack: Kafka + Elasticsearch, a model
-    (a zero-shot one, made in seconds, if none is promoted; `newswatch train --promote`
-    fine-tunes the full one), the collector, the pipeline and the alerter. Ctrl-C stops
+    (if none is promoted, the first one: a head on the frozen encoder, trained on the
+    shipped corpus in about a minute; `newswatch train --promote` trains the full
+    one), the collector, the pipeline and the alerter. Ctrl-C stops
     those three cleanly; Kafka and Elasticsearch keep the data and stay up for the next
     run until `newswatch stack down`."""
     from pipelines.run_local import run_product

@@ -25,6 +25,7 @@ models_app = typer.Typer(help="The model registry: list and promote trained mode
 
 class Approach(StrEnum):
     auto = "auto"
+    head = "head"
     plain = "plain"
     setfit = "setfit"
     zero_shot = "zero-shot"
@@ -54,16 +55,15 @@ def train(
     ctx: typer.Context,
     promote: Annotated[bool, typer.Option(help="Make the new model the current one.")] = False,
     approach: Annotated[Approach | None, typer.Option(
-        help="plain fine-tune, SetFit-style, auto (the better of the two by "
-        "cross-validation), or zero-shot (no fine-tuning: each label's description "
-        "compared with the text; seconds, the first model of `newswatch run`) "
+        help="head (a head on the frozen encoder: about a minute, the first model of "
+        "`newswatch run`), plain (fine-tune encoder and head), setfit (contrastive tuning "
+        "of the encoder, then a head), auto (all three, the best on the validation split), "
+        "or zero-shot (nothing trained: each label's description compared with the text) "
         "[default: auto].")] = None,
     seed: Annotated[int | None, typer.Option(
         help="Random seed; same seed, same data, same model [default: 13].")] = None,
-    folds: Annotated[int | None, typer.Option(
-        min=2, help="Cross-validation folds over the seed articles [default: 4].")] = None,
     epochs: Annotated[int | None, typer.Option(
-        min=1, help="Epochs of the plain fine-tune [default: 4].")] = None,
+        min=1, help="Epochs of the plain fine-tune [default: 3].")] = None,
     onnx: Annotated[bool, typer.Option(help="Export and check the int8 ONNX path.")] = True,
     with_feedback: Annotated[bool, typer.Option(
         "--with-feedback", help="Also train on analysts' labels (`newswatch label`), except "
@@ -72,20 +72,21 @@ def train(
         help="Training config JSON (every field of TrainingConfig; the options above win).")]
     = None,
 ) -> None:
-    """Fine-tune the classifier on the seed corpus and register it.
+    """Train the classifier on the seeds and the real corpus's train split, and register it.
 
-    Compares a plain fine-tune with SetFit-style contrastive tuning by cross-validated
-    macro-F1 over the seed articles (grouped by article), tunes one threshold per label,
-    trains the better approach on everything, exports the int8 ONNX path, and writes
-    the model with its metrics and model card to STATE_DIR/models/VERSION.
-    `--approach zero-shot` trains nothing: it makes a model from the label
-    descriptions in seconds, so that a fresh install classifies at once.
+    Each approach is trained on the train split (plus the seed passages and written
+    examples, plus feedback with --with-feedback); the one with the best macro-F1 on the
+    validation split is kept, with one threshold per label tuned on validation. It is
+    then scored once on the test split, which nothing was trained or tuned on, next to
+    the keyword-rule and zero-shot baselines; the int8 ONNX path is exported and
+    checked, and the model, its metrics and its model card go to STATE_DIR/models/VERSION.
+    `newswatch evaluate` prints the same test-split report again.
     """
     from dataclasses import replace
 
     from classifiers.base_model import base_model_dir
-    from classifiers.data import Corpus, DataError
     from classifiers.train import TrainingConfig
+    from classifiers.training_run import NoValidationData
     from classifiers.training_run import train as run_training
 
     settings: Settings = ctx.obj
@@ -99,7 +100,7 @@ def train(
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"training config {config}: {exc}") from exc
     given = {"approach": approach.value if approach and not zero_shot else None, "seed": seed,
-             "folds": folds, "epochs": epochs}
+             "epochs": epochs}
     training_config = replace(base, **{k: v for k, v in given.items() if v is not None})
     extra = []
     if with_feedback:
@@ -115,35 +116,56 @@ def train(
         extra = [as_example(f) for f in for_training]
         console.print(f"training on the seeds plus {len(extra)} analyst-labelled articles "
                       f"({len(held_out)} held out for `models compare`)")
-    try:
-        corpus = Corpus.from_dir(settings.seeds_dir, extra=extra)
-    except (DataError, FileNotFoundError) as exc:
-        raise ConfigError(f"cannot read the seed corpus in {settings.seeds_dir}: {exc}") from exc
+    corpus = load_corpus(settings, extra)
     if zero_shot:
         from classifiers.zero_shot import build as run_training
-    with progress_bar() as update:
-        result = run_training(training_config, corpus, base_model_dir(), registry(settings),
-                              promote=promote, export_onnx=onnx, progress=update)
+    try:
+        with progress_bar() as update:
+            result = run_training(training_config, corpus, base_model_dir(), registry(settings),
+                                  promote=promote, export_onnx=onnx, progress=update)
+    except NoValidationData as exc:
+        raise ConfigError(f"{settings.seeds_dir}: {exc}") from exc
     print_metrics(result.metrics)
     console.print(f"model [bold]{result.version}[/] ({result.approach}) saved to {result.path} "
                   f"in {result.seconds:.0f}s" + (" and promoted to current" if promote else ""))
 
 
-def print_metrics(metrics: dict) -> None:
+def load_corpus(settings: Settings, extra: list | None = None) -> Any:
+    from classifiers.data import Corpus, DataError
+    from classifiers.real_corpus import CorpusError
+
+    try:
+        return Corpus.from_dir(settings.seeds_dir, extra=extra or [])
+    except (DataError, CorpusError, OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the seed corpus in {settings.seeds_dir}: {exc}") from exc
+
+
+def metrics_table(title: str, rows: dict[str, dict]) -> Table:
+    """One row per model: F1 per label, macro-F1 and exact-set accuracy."""
     from classifiers.labels import LABELS
 
-    title = ("cross-validated F1 (seed articles)" if metrics["approaches"]
-             else "F1 on the seed articles (in-sample: nothing was trained)")
-    table = Table("model", *LABELS, "macro-F1", title=title)
-    for name, rep in metrics["approaches"].items():
-        rep = rep["cross_validated"]
-        table.add_row(f"{name} (fine-tuned)", *[f"{rep['per_label'][x]['f1']:.2f}" for x in LABELS],
-                      f"{rep['macro_f1']:.2f}")
-    for name, rep in metrics["baselines"].items():
-        table.add_row(f"{name} (baseline)", *[f"{rep['per_label'][x]['f1']:.2f}" for x in LABELS],
-                      f"{rep['macro_f1']:.2f}")
-    console.print(table)
-    console.print(f"thresholds: {metrics['chosen']['thresholds']}")
+    table = Table("model", *LABELS, "macro-F1", "exact set", title=title)
+    for name, rep in rows.items():
+        table.add_row(name, *[f"{rep['per_label'][x]['f1']:.2f}" for x in LABELS],
+                      f"{rep['macro_f1']:.2f}", f"{rep['exact_match']:.2f}")
+    return table
+
+
+def print_metrics(metrics: dict) -> None:
+    chosen = metrics["chosen"]
+    for split in ("test", "validation"):
+        rows = {f"{name}{' (chosen)' if name == chosen['approach'] else ''}": reps[split]
+                for name, reps in metrics["approaches"].items()}
+        rows |= {f"{name} (baseline)": reps[split]
+                 for name, reps in metrics["baselines"].items()}
+        n = next(iter(rows.values()))["n"]
+        what = ("nothing trained or tuned on it" if split == "test"
+                else "chose the approach, tuned the thresholds")
+        console.print(metrics_table(f"F1 on the {split} split ({n} articles; {what})", rows))
+    if "brier" in chosen:
+        console.print("calibration on the test split (Brier score, lower is better): "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in chosen["brier"].items()))
+    console.print(f"thresholds: {chosen['thresholds']}")
 
 
 @models_app.command("list")
@@ -153,7 +175,7 @@ def models_list(ctx: typer.Context) -> None:
     if not infos:
         console.print("no models yet: run `newswatch train --promote`")
         return
-    table = Table("", "version", "approach", "cv macro-F1", "runtime", "created")
+    table = Table("", "version", "approach", "test macro-F1", "runtime", "created")
     for info in infos:
         table.add_row("*" if info.current else "", info.version, info.approach,
                       f"{info.macro_f1:.2f}" if info.macro_f1 is not None else "-",
@@ -198,9 +220,9 @@ def models_compare(
 ) -> None:
     """Per-label F1 of two models side by side, on the same held-out data.
 
-    Two views: the seed articles' cross-validation each model recorded when trained
-    (same folds for the same --folds and seed corpus), and the held-out slice of the
-    analysts' feedback, which neither model trained on, scored now by both.
+    Two views: the real corpus's test split, as each model recorded it when trained
+    (neither trained or tuned on it), and the held-out slice of the analysts' feedback,
+    which neither model trained on, scored now by both.
     """
     from pipelines.feedback.commands import load_feedback
     from pipelines.feedback.examples import split
@@ -302,33 +324,59 @@ def classify(
 
 def evaluate(
     ctx: typer.Context,
-    input: Annotated[Path, typer.Option("--input", help="JSONL: id, title, text, labels.")],
+    input: Annotated[Path | None, typer.Option(
+        "--input", help="JSONL: id, title, text, labels [default: the real corpus's test "
+        "split, with the baselines beside the model].")] = None,
     model: Annotated[str | None, typer.Option(help="Model dir or version (default: current).")]
     = None,
 ) -> None:
-    """Evaluate a model on labelled JSONL: per-label precision/recall/F1, macro-F1 and a
-    confusion summary."""
+    """Evaluate a model: per-label precision/recall/F1, macro-F1, exact-set accuracy and
+    calibration (Brier score per label).
+
+    Without --input it judges the model on the real corpus's test split (which no
+    training run trains or tunes on) next to the keyword-rule and zero-shot baselines
+    on the same articles, as the model's metrics.json recorded at training time.
+    """
     import numpy as np
 
     from classifiers.labels import LABELS
-    from classifiers.metrics import report
+    from classifiers.metrics import brier_scores, report
 
     settings: Settings = ctx.obj
-    rows = read_documents(input, need_labels=True)
+    if input is None:
+        corpus = load_corpus(settings)
+        if not corpus.test:
+            raise ConfigError(f"{settings.seeds_dir}/real has no test split; give --input")
+        rows = [{"id": e.id, "title": e.title, "text": e.text, "labels": list(e.labels)}
+                for e in corpus.test]
+        where = "the real corpus's test split"
+    else:
+        rows = read_documents(input, need_labels=True)
+        where = str(input)
     unknown = {x for r in rows for x in r["labels"]} - set(LABELS)
     if unknown:
-        raise ConfigError(f"{input}: unknown labels {sorted(unknown)}; known: {list(LABELS)}")
+        raise ConfigError(f"{where}: unknown labels {sorted(unknown)}; known: {list(LABELS)}")
     predictor = load_predictor(settings, model)
     predictions = predict_rows(predictor, rows)
     truth = np.array([[label in r["labels"] for label in LABELS] for r in rows])
     scores = np.array([[p.scores[label] for label in LABELS] for p in predictions])
     result = report(LABELS, truth, scores, predictor.thresholds)
-    table = Table("label", "precision", "recall", "F1", "TP", "FP", "FN", "TN",
-                  title=f"{len(rows)} documents, model {predictor.version}")
+    table = Table("label", "precision", "recall", "F1", "TP", "FP", "FN", "TN", "Brier",
+                  title=f"{len(rows)} documents of {where}, model {predictor.version}")
+    brier = brier_scores(truth, scores)
     for label, m in result["per_label"].items():
         tn = len(rows) - m["tp"] - m["fp"] - m["fn"]
         table.add_row(label, f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}",
-                      str(m["tp"]), str(m["fp"]), str(m["fn"]), str(tn))
+                      str(m["tp"]), str(m["fp"]), str(m["fn"]), str(tn), f"{brier[label]:.3f}")
     console.print(table)
     console.print(f"macro-F1 {result['macro_f1']:.3f}; exact label-set match "
                   f"{result['exact_match']:.3f}")
+    if input is None:
+        from classifiers.base_model import base_model_dir
+        from classifiers.training_run import baseline_reports_on
+
+        rows_by_name = {f"model {predictor.version}": result}
+        for name, rep in baseline_reports_on(corpus, base_model_dir()).items():
+            rows_by_name[f"{name} (baseline)"] = rep
+        console.print(metrics_table("the same test split, beside the baselines "
+                                    "(zero-shot thresholds tuned on validation)", rows_by_name))

@@ -1,4 +1,4 @@
-"""Two models judged side by side: per-label F1 on the seed cross-validation each
+"""Two models judged side by side: per-label F1 on the real corpus's test split that each
 recorded when trained, and on the held-out slice of analysts' feedback, scored now.
 
 Feedback a model trained on (its ``training.json`` lists the feedback articles) is
@@ -23,7 +23,7 @@ from pipelines.schema import Feedback
 @dataclass
 class ModelScores:
     version: str
-    seed_cv: dict[str, float]
+    test_split: dict[str, float]
     feedback: dict[str, float] | None
 
 
@@ -35,14 +35,14 @@ class Comparison:
 
     def table(self) -> Table:
         a, b = self.models
-        table = Table("label", f"{a.version}\nseed CV", f"{b.version}\nseed CV",
+        table = Table("label", f"{a.version}\ntest split", f"{b.version}\ntest split",
                       f"{a.version}\nfeedback", f"{b.version}\nfeedback",
                       title=f"F1 per label (held-out feedback: {self.feedback_articles} "
                             "articles)")
         for key in [*LABELS, "macro-F1"]:
             def cell(scores: dict[str, float] | None, key: str = key) -> str:
                 return f"{scores[key]:.2f}" if scores and key in scores else "-"
-            table.add_row(key, cell(a.seed_cv), cell(b.seed_cv), cell(a.feedback),
+            table.add_row(key, cell(a.test_split), cell(b.test_split), cell(a.feedback),
                           cell(b.feedback))
         return table
 
@@ -60,14 +60,10 @@ def compare_models(model_dirs: list[Path], held_out: list[Feedback]) -> Comparis
     if len(judged) < len(held_out):
         notes.append(f"{len(held_out) - len(judged)} held-out articles left out: a model "
                      "trained on them")
-    in_sample = [t["version"] for t in trainings if t.get("approach") == "zero_shot"]
-    if in_sample:
-        notes.append(f"{', '.join(in_sample)}: zero-shot, nothing trained; its 'seed CV' "
-                     "column is in-sample (thresholds tuned on the seed articles)")
-    folds = {t["config"].get("folds") for t in trainings if t.get("approach") != "zero_shot"}
-    if len(folds) > 1:
-        notes.append(f"the seed cross-validations used different folds ({sorted(folds)}): "
-                     "compare those columns with care")
+    datasets = {t["examples"].get("real_test") for t in trainings}
+    if len(datasets) > 1:
+        notes.append(f"the models were judged on test splits of different sizes "
+                     f"({sorted(map(str, datasets))}): compare that column with care")
     if not judged:
         notes.append("no held-out feedback yet: label articles with `newswatch label` "
                      "(one in five is held out)")

@@ -1,6 +1,7 @@
 """`newswatch run`: the whole product on the embedded local stack, in one command.
 
-Stack up -> a model (a zero-shot one, made in seconds, when none is promoted) ->
+Stack up -> a model (when none is promoted, the first one: a head on the frozen
+encoder, trained on the shipped corpus in about a minute) ->
 collector on config/feeds.yaml plus the seed articles served locally -> pipeline ->
 alerter. The stages run as child processes of this one, in its process group, so
 Ctrl-C reaches all of them and each stops cleanly (the pipeline drains); SIGTERM
@@ -27,7 +28,7 @@ from pipelines.settings import Settings
 
 log = logging.getLogger("newswatch.run")
 
-FIRST_MODEL = ["--approach", "zero-shot", "--no-onnx"]
+FIRST_MODEL = ["--approach", "head", "--no-onnx"]
 
 
 class StageFailed(NewswatchError):
@@ -52,9 +53,10 @@ def _newswatch(*args: str) -> list[str]:
 def ensure_model(settings: Settings) -> None:
     if Registry(settings.models_dir).current() is not None:
         return
-    console.print("No model yet: making a zero-shot one from the label descriptions (seconds, "
-                  "nothing is trained). `newswatch train --promote` fine-tunes the full one on "
-                  "the seeds (about 20 minutes on 2 cores); the running pipeline switches to it.")
+    console.print("No model yet: training the first one, a head on the frozen encoder, on the "
+                  "shipped corpus (about a minute on 2 cores). `newswatch train --promote` "
+                  "trains and compares the full approaches (about 20 minutes); the running "
+                  "pipeline switches to the promoted model.")
     result = subprocess.run(_newswatch("train", "--promote", *FIRST_MODEL), check=False)
     if result.returncode != 0:
         raise StageFailed(f"making the first model failed (exit {result.returncode})")

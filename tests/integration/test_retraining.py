@@ -101,7 +101,7 @@ def test_feedback_retrain_compare_promote_replay_into_a_new_index_and_back(
     from dataclasses import asdict
 
     from pipelines.feedback.examples import is_held_out
-    from tests.classifier_fixtures import tiny_config
+    from tests.classifier_fixtures import tiny_config, write_tiny_seeds
 
     penv = own_registry_env
     settings = penv.settings
@@ -149,8 +149,9 @@ def test_feedback_retrain_compare_promote_replay_into_a_new_index_and_back(
     # Retrain on the seeds plus feedback; compare; promote.
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(asdict(tiny_config())))
+    tiny_seeds = write_tiny_seeds(tmp_path / "seeds")
     trained = penv.cli("train", "--with-feedback", "--config", str(config), "--no-onnx",
-                       timeout=900)
+                       timeout=900, env_extra={"NEWSWATCH_SEEDS_DIR": str(tiny_seeds)})
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert (f"training on the seeds plus {len(trained_on)} analyst-labelled articles "
             f"({len(held)} held out") in trained.stdout

@@ -54,7 +54,7 @@ def test_run_brings_seed_articles_to_search_and_alerts_then_stops_on_ctrl_c(
         assert len(docs) == expected
         assert {d.source for d in docs.values()} == {"seed articles (local)"}
         (first_model,) = Registry(penv.settings.models_dir).list()  # made by `run` itself
-        assert first_model.approach == "zero_shot" and first_model.current
+        assert first_model.approach == "head" and first_model.current
         assert {d.model_version for d in docs.values()} == {first_model.version}
         by_url = {d.url.rpartition("/")[2]: d for d in docs.values()}
         assert by_url["004-5"].labels == ["property_purchase"]  # LABELS.md's reference

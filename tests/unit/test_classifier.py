@@ -11,7 +11,6 @@ import torch
 from safetensors.torch import load_file
 
 from classifiers.base_model import base_model_dir
-from classifiers.data import grouped_folds
 from classifiers.labels import LABELS
 from classifiers.metrics import report, tune_thresholds
 from classifiers.onnx_export import TOLERANCE
@@ -28,7 +27,7 @@ def test_training_config_round_trips_and_rejects_unknown_keys():
         TrainingConfig.from_dict({"epochz": 3})
 
 
-@pytest.mark.parametrize("approach", ["plain", "setfit"])
+@pytest.mark.parametrize("approach", ["head", "plain", "setfit"])
 def test_training_is_deterministic_for_a_seed(approach):
     corpus = tiny_corpus()
     examples = corpus.training_examples()[:16]
@@ -52,16 +51,23 @@ def test_registry_holds_weights_labels_thresholds_metrics_and_card(trained):
     assert set(load_file(result.path / "head.safetensors")) == {"weight", "bias"}
     metrics = json.loads((result.path / "metrics.json").read_text())
     chosen = metrics["chosen"]
-    assert chosen["approach"] == "plain"
-    assert set(chosen["per_label"]) == set(LABELS)
+    assert chosen["approach"] == "plain" and chosen["split"] == "test"
+    assert chosen["n"] == len(tiny_corpus().test) == 10
+    assert set(chosen["per_label"]) == set(LABELS) == set(chosen["brier"])
     assert {"precision", "recall", "f1"} <= set(chosen["per_label"]["tech_influence"])
+    assert chosen == {"approach": "plain", "split": "test", "brier": chosen["brier"],
+                      **metrics["approaches"]["plain"]["test"]}
     assert set(metrics["baselines"]) == {"keyword_rules", "zero_shot"}
+    for reports in [*metrics["approaches"].values(), *metrics["baselines"].values()]:
+        assert set(reports) == {"validation", "test", "seed_articles"}
     training = json.loads((result.path / "training.json").read_text())
     assert training["data_sha256"] == tiny_corpus().fingerprint()
     assert TrainingConfig.from_dict(training["config"]) == tiny_config()
     assert registry.current() == result.version
     assert [i.version for i in registry.list()] == [result.version]
-    assert "Cross-validated F1" in (result.path / "README.md").read_text()
+    card = (result.path / "README.md").read_text()
+    assert "## F1 on the test split (10 articles)" in card
+    assert "the real corpus's train split" in card
 
 
 def test_registry_errors_say_how_to_get_a_model(tmp_path):
@@ -119,12 +125,36 @@ def test_onnx_int8_scores_stay_within_the_stated_tolerance(trained):
         assert max(abs(t.scores[k] - o.scores[k]) for k in LABELS) <= TOLERANCE
 
 
-def test_folds_keep_articles_whole_and_spread_labels():
+def test_training_reads_no_validation_or_test_article():
     corpus = tiny_corpus()
-    folds = grouped_folds(corpus.articles, 2)
-    assert sorted(x for f in folds for x in f) == sorted(a.id for a in corpus.articles)
-    held = set(folds[0])
-    assert not {e.group for e in corpus.training_examples(held)} & held
+    trained_ids = {e.id for e in corpus.training_examples()}
+    assert not trained_ids & {e.id for e in corpus.validation + corpus.test}
+    assert {e.id for e in corpus.real.train} <= trained_ids
+
+
+def test_thresholds_and_choice_ignore_the_test_split(tmp_path):
+    """Flip every test label: the model, its thresholds and its validation figures stay the
+    same to the bit; only the test report moves. Nothing is tuned on the test split."""
+    from dataclasses import replace
+
+    from classifiers.training_run import train
+
+    corpus = tiny_corpus()
+    flipped_test = [replace(e, labels=tuple(x for x in LABELS if x not in e.labels))
+                    for e in corpus.test]
+    flipped = replace(corpus, real=replace(corpus.real, test=flipped_test))
+    config = tiny_config(approach="auto", head_steps=30)
+    first, second = (train(config, c, base_model_dir(), Registry(tmp_path / name),
+                           export_onnx=False)
+                     for name, c in (("a", corpus), ("b", flipped)))
+    assert first.approach == second.approach
+    assert first.metrics["chosen"]["thresholds"] == second.metrics["chosen"]["thresholds"]
+    for approach in first.metrics["approaches"]:
+        assert (first.metrics["approaches"][approach]["validation"]
+                == second.metrics["approaches"][approach]["validation"])
+    assert first.metrics["chosen"]["per_label"] != second.metrics["chosen"]["per_label"]
+    a, b = (load_file(r.path / "head.safetensors") for r in (first, second))
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_contrastive_pairs_and_thresholds():
