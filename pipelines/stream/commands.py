@@ -162,6 +162,7 @@ def run_streaming(
     signal.signal(signal.SIGINT, on_signal)
     previous = monitor.Snapshot()
     last = time.monotonic()
+    cancelled = False
     while not PipelineState.is_terminal(result.state):
         time.sleep(0.5)
         now = time.monotonic()
@@ -169,7 +170,13 @@ def run_streaming(
         if since is not None and now - since > settings.pipeline_drain_timeout_s:
             log.warning("pipeline drain took longer than %.0fs; cancelling",
                         settings.pipeline_drain_timeout_s)
+            # In-flight bundles of a cancelled job fail by design (nothing of theirs is
+            # committed); the worker's reports of them, and of its client closing under a
+            # request, are not news.
+            for noisy in ("apache_beam", "elastic_transport"):
+                logging.getLogger(noisy).setLevel(logging.CRITICAL)
             result.cancel()
+            cancelled = True
             break
         if now - last >= settings.pipeline_summary_interval_s:
             current = monitor.snapshot(result)
@@ -178,7 +185,15 @@ def run_streaming(
             log.info(monitor.summary_line(previous, current, now - last, lag,
                                           settings.topic_deadletter))
             previous, last = current, now
-    result.wait_until_finish()
+    try:
+        result.wait_until_finish()
+    except RuntimeError:
+        # The runner reports a cancelled job as an error; we cancelled it on purpose.
+        if not cancelled:
+            raise
+    if cancelled:
+        log.warning("pipeline cancelled: the bundles still in flight (e.g. waiting for "
+                    "Elasticsearch) were not committed and are read again on the next start")
     _failed(result)
     final = monitor.snapshot(result)
     log.info("pipeline stopped state=%s indexed=%d dead_lettered=%d repeats=%d", result.state,

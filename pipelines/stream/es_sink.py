@@ -1,17 +1,22 @@
 """Writing classified articles to Elasticsearch in bulk, with a result per document.
 
 The document ``_id`` is the article id, so writing an article twice (a bundle
-re-read after a crash) leaves one document. ``streaming_bulk`` retries 429s
-with backoff; a document Elasticsearch rejects for what it is (a 4xx such as a
-mapping error) becomes a dead letter carrying the original raw record, and
-everything else that is transient (5xx, 429 after the retries, connection
-errors) fails the bundle after a bounded wait, so that its Kafka offsets stay
-uncommitted and nothing is lost.
+re-read after a crash) leaves one document. Each document's result is sorted
+by whose fault it is (``document_fault``): only a document Elasticsearch
+rejects for what it is (its mapping or parsing) becomes a dead letter, carrying
+the original raw record. A store that refuses writes for its own reasons (a
+write block, a full disk, a missing write index, a permission, 429, 5xx) or
+that cannot be reached is waited out: the documents it did not take are sent
+again with back-off, and the bundle's Kafka offsets stay uncommitted meanwhile.
+A streaming pipeline waits as long as it takes (it logs each retry); a bounded
+replay gives up after ``unavailable_timeout_s`` with the bundle failed, so that
+nothing is committed and a rerun reads it again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,8 +25,8 @@ from typing import Any, TypeVar
 import apache_beam as beam
 from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
+from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
-from elasticsearch import ConnectionTimeout, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
 from pipelines.articles import latency_bucket
@@ -45,21 +50,54 @@ class DocumentRejected(NewswatchError):
     """Elasticsearch refused one document for what it is; carried by its dead letter."""
 
 
-def while_reachable(es_url: str, timeout_s: float, call: Callable[[], T]) -> T:
-    """Run ``call``; while the cluster is unreachable, retry with backoff for up to
-    ``timeout_s``, then raise IndexingError (the bundle fails and is read again)."""
-    deadline = time.monotonic() + timeout_s
+# Errors that say the document itself cannot be indexed, whatever the store's state.
+DOCUMENT_ERRORS = frozenset({"mapper_parsing_exception", "document_parsing_exception",
+                             "strict_dynamic_mapping_exception", "mapper_exception",
+                             "x_content_parse_exception"})
+
+
+def document_fault(status: int, error: Any) -> bool:
+    """Whether Elasticsearch refused a document for what it is (dead-letter it), rather
+    than for the store's own state (wait and send it again)."""
+    kind = error.get("type") if isinstance(error, dict) else None
+    return status == 400 and kind in DOCUMENT_ERRORS
+
+
+def describe(error: Any) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(error)
+
+
+class StoreUnavailable(NewswatchError):
+    """Elasticsearch could not be reached, or refused the whole request for its own state."""
+
+
+def while_reachable(es_url: str, timeout_s: float | None, call: Callable[[], T],
+                    stopped: Callable[[], bool] = lambda: False) -> T:
+    """Run ``call``; while the cluster is unreachable or refuses the request as a whole
+    (an API error of the request, not of a document), retry with back-off, for ever
+    when ``timeout_s`` is None, else up to ``timeout_s`` and then raise IndexingError
+    (the bundle fails uncommitted and is read again). When ``stopped`` (the worker was
+    torn down: a cancelled job) it stops trying and never returns."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     delay = 0.5
     while True:
         try:
             return call()
-        except (ESConnectionError, ConnectionTimeout) as exc:
-            if time.monotonic() > deadline:
-                raise IndexingError(f"Elasticsearch at {es_url} unreachable for "
+        except (ESConnectionError, ConnectionTimeout, ApiError, StoreUnavailable) as exc:
+            if stopped():
+                # The job was cancelled under us (a drain that could not finish): the
+                # bundle must neither commit nor report; the worker ends with the process.
+                log.info("worker stopped while waiting for Elasticsearch; this bundle stays "
+                         "uncommitted and is read again on the next start")
+                threading.Event().wait()
+            if deadline is not None and time.monotonic() > deadline:
+                raise IndexingError(f"Elasticsearch at {es_url} unavailable for "
                                     f"{timeout_s:.0f}s: {exc}") from exc
-            log.warning("elasticsearch unreachable, retrying in %.1fs: %s", delay, exc)
+            log.warning("elasticsearch unavailable, retrying in %.1fs: %s", delay, exc)
             time.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, 15.0)
 
 
 @dataclass(frozen=True)
@@ -68,7 +106,7 @@ class IndexConfig:
     index: str
     bulk_size: int = 200
     max_retries: int = 5
-    unavailable_timeout_s: float = 120.0
+    unavailable_timeout_s: float | None = 120.0  # None: wait as long as it takes (streaming)
 
 
 class WriteToElasticsearch(beam.DoFn):
@@ -81,8 +119,10 @@ class WriteToElasticsearch(beam.DoFn):
         self.bulk_sizes = beam.metrics.Metrics.distribution("newswatch", "bulk_size")
 
     def setup(self) -> None:
-        self._client = Elasticsearch(self.config.es_url, request_timeout=60)
+        # No retries inside the client: while_reachable is the one retry policy here.
+        self._client = Elasticsearch(self.config.es_url, request_timeout=60, max_retries=0)
         self._held: list[Held[Classified]] = []
+        self._torn_down = False
 
     def process(self, item: Classified, timestamp: Timestamp = beam.DoFn.TimestampParam,
                 window: BoundedWindow = beam.DoFn.WindowParam) -> Iterator[Any]:
@@ -105,9 +145,7 @@ class WriteToElasticsearch(beam.DoFn):
             actions.append({"_op_type": "index", "_index": self.config.index, "_id": article.id,
                             "_source": article.model_dump(mode="json")})
         self.bulk_sizes.update(len(actions))
-        results = self._bulk(actions)
-        transient = []
-        for article_id, status, error in results:
+        for article_id, status, error in self._bulk(actions):
             h = by_id[article_id]
             if 200 <= status < 300:
                 self.indexed.inc()
@@ -115,29 +153,43 @@ class WriteToElasticsearch(beam.DoFn):
                 beam.metrics.Metrics.counter(
                     "newswatch.latency", latency_bucket(latency_ms)).inc()
                 yield emit(h, h.value.article)
-            elif status == 429 or status >= 500:
-                transient.append(f"{article_id}: {status} {error}")
             else:
                 self.rejected.inc()
-                record = h.value.record
                 problem = DocumentRejected(f"Elasticsearch refused the document ({status}): "
-                                           f"{error}")
-                yield emit(h, letter_for(record, "pipeline.index", problem), DEAD)
-        if transient:
-            raise IndexingError(f"{len(transient)} documents not indexed after "
-                                f"{self.config.max_retries} retries: {transient[:3]}")
+                                           f"{describe(error)}")
+                yield emit(h, letter_for(h.value.record, "pipeline.index", problem), DEAD)
 
     def _bulk(self, actions: list[dict[str, Any]]) -> list[tuple[str, int, Any]]:
-        """Per-document (id, status, error)."""
-        return while_reachable(self.config.es_url, self.config.unavailable_timeout_s, lambda: [
-            (item["index"]["_id"], item["index"]["status"], item["index"].get("error"))
+        """Per-document (id, status, error): every document ends indexed or refused for its
+        own fault; those the store did not take for its own reasons are sent again."""
+        done: dict[str, tuple[int, Any]] = {}
+
+        def attempt() -> None:
+            pending = [a for a in actions if a["_id"] not in done]
+            refused: list[tuple[int, Any]] = []
             for _ok, item in streaming_bulk(
-                self._client, actions, chunk_size=self.config.bulk_size,
-                max_retries=self.config.max_retries, initial_backoff=0.5,
-                max_backoff=10, raise_on_error=False, yield_ok=True)
-        ])
+                    self._client, pending, chunk_size=self.config.bulk_size,
+                    max_retries=self.config.max_retries, initial_backoff=0.5,
+                    max_backoff=10, raise_on_error=False, raise_on_exception=True,
+                    yield_ok=True):
+                result = item["index"]
+                status, error = result["status"], result.get("error")
+                if 200 <= status < 300 or document_fault(status, error):
+                    done[result["_id"]] = (status, error)
+                else:
+                    refused.append((status, error))
+            if refused:
+                status, error = refused[0]
+                raise StoreUnavailable(f"{len(refused)} of {len(pending)} documents not taken "
+                                       f"({status} {describe(error)})")
+
+        while_reachable(self.config.es_url, self.config.unavailable_timeout_s, attempt,
+                        stopped=lambda: self._torn_down)
+        return [(article_id, *done[article_id]) for article_id in
+                (a["_id"] for a in actions)]
 
     def teardown(self) -> None:
+        self._torn_down = True
         client = getattr(self, "_client", None)
         if client is not None:
             client.close()

@@ -104,7 +104,8 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> None:
          | "InferenceDeadLetters" >> PublishDeadLettersTo(config))
 
     written = classified | "IndexInElasticsearch" >> beam.ParDo(WriteToElasticsearch(
-        IndexConfig(config.es_url, config.index, bulk_size=config.bulk_size))).with_outputs(
+        IndexConfig(config.es_url, config.index, bulk_size=config.bulk_size,
+                    unavailable_timeout_s=None if config.streaming else 120.0))).with_outputs(
         DEAD, main="indexed")
     _ = written[DEAD] | "IndexDeadLetters" >> PublishDeadLettersTo(config)
     _ = written.indexed | "EndOfStage" >> EndOfStage()
