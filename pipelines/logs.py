@@ -7,6 +7,7 @@ import logging
 from rich.logging import RichHandler
 
 from pipelines.console import err_console
+from pipelines.redact import redact_text
 
 
 class _DropImportNoise(logging.Filter):
@@ -15,6 +16,21 @@ class _DropImportNoise(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.name == "root" and "apitools not found" in record.getMessage())
+
+
+class _RedactCredentials(logging.Filter):
+    """No URL credentials in any log line, whichever library or stage wrote it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, None
+            record.msg = f"{record.msg}\n{redact_text(text)}"
+        return True
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -30,5 +46,6 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("apache_beam.utils.subprocess_server").setLevel(logging.ERROR)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropImportNoise())
+        handler.addFilter(_RedactCredentials())
     for noisy in ("elastic_transport", "httpx", "httpcore", "urllib3", "apache_beam"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

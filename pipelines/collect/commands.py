@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from pipelines.collect.collector import Collector, FeedOutcome
 from pipelines.collect.feeds_config import FeedsFile, load_feeds
@@ -25,6 +26,7 @@ from pipelines.collect.state import StateStore
 from pipelines.console import console
 from pipelines.errors import ConfigError, NewswatchError
 from pipelines.kafka_admin import ensure_topics, kafka_answers, topic_specs
+from pipelines.redact import redact_text
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,10 @@ def summary_table(outcomes: list[FeedOutcome]) -> Table:
     table = Table("feed", "status", "entries", "new", "problem", title="collect --once")
     for o in sorted(outcomes, key=lambda o: (o.status != "error", o.feed.display_name)):
         style = STATUS_STYLE.get(o.status, "white")
-        table.add_row(o.feed.display_name, f"[{style}]{o.status}[/]", str(o.entries), str(o.new),
-                      o.error or o.warning or "")
+        # Feed-supplied text (names, Location headers, errors) is shown as text, never
+        # read as Rich markup: a "[/]" in it must not crash the summary.
+        table.add_row(Text(o.feed.display_name), Text(o.status, style=style), str(o.entries),
+                      str(o.new), Text(redact_text(o.error or o.warning or "")))
     return table
 
 

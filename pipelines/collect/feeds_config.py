@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipelines.config_files import read_yaml
 from pipelines.errors import ConfigError
+from pipelines.redact import redact_text, redact_url
 from pipelines.schema import describe_errors
 
 
@@ -45,7 +46,8 @@ class FeedConfig(BaseModel):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"feed url must be http(s)://host/..., got {value!r}")
+            raise ValueError(f"feed url must be http(s)://host/..., got "
+                             f"{redact_url(value)!r}")
         return value.strip()
 
     @property
@@ -94,15 +96,17 @@ def load_feeds(path: Path) -> tuple[FeedsFile, list[str]]:
         raise ConfigError(f"feeds file {path} must be a mapping with a 'feeds:' list")
     feeds, errors, seen = [], [], set()
     for position, entry in enumerate(raw["feeds"], start=1):
-        label = entry.get("url", "?") if isinstance(entry, dict) else repr(entry)
+        label = redact_text(str(entry.get("url", "?")) if isinstance(entry, dict)
+                            else repr(entry))
         try:
             feed = FeedConfig.model_validate(entry)
         except ValidationError as exc:
-            problems = describe_errors(exc, "entry")
+            problems = redact_text(describe_errors(exc, "entry"))
             errors.append(f"{path}: feed #{position} ({label}) skipped: {problems}")
             continue
         if feed.url in seen:
-            errors.append(f"{path}: feed #{position} ({feed.url}) skipped: listed twice")
+            errors.append(f"{path}: feed #{position} ({redact_url(feed.url)}) skipped: "
+                          "listed twice")
             continue
         seen.add(feed.url)
         feeds.append(feed)

@@ -14,6 +14,7 @@ import dataclasses
 import email.utils
 import ipaddress
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Literal
@@ -21,6 +22,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from pipelines.collect.decompress import BodyTooLarge, Decoder, UnsupportedEncoding
 from pipelines.collect.feeds_config import Limits
 from pipelines.collect.ssrf import BlockedAddress, pick_address
 
@@ -122,7 +124,13 @@ class Fetcher:
                 return result
             status, location = result
             permanent = permanent and status in (301, 308)
-            current = location
+            try:
+                current = urljoin(current, location)
+                urlsplit(current).port  # noqa: B018 - raises on a port out of range
+            except ValueError as exc:
+                return FetchResult("error", url, current, status,
+                                   error=f"HTTP {status} to an unusable Location "
+                                         f"{location[:200]!r}: {exc}")
         return FetchResult("error", url, current,
                            error=f"more than {self.limits.max_redirects} redirects")
 
@@ -132,6 +140,7 @@ class Fetcher:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return FetchResult("error", url, current, error=f"not an http(s) URL: {current}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
+        where = f"{parts.hostname}:{port}"  # never the user-info part of the URL
         try:
             address = await pick_address(parts.hostname, port, allow_private)
         except BlockedAddress as exc:
@@ -151,11 +160,11 @@ class Fetcher:
                 # A kept-alive connection the server had already closed: one fresh try.
                 response = await self.client.send(request, stream=True)
         except httpx.TimeoutException:
-            return FetchResult("error", url, current, error=f"timed out talking to {parts.netloc}")
+            return FetchResult("error", url, current, error=f"timed out talking to {where}")
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             return FetchResult("error", url, current,
-                               error=f"connection to {parts.netloc} failed: {reason}")
+                               error=f"connection to {where} failed: {reason}")
         try:
             return await self._read(url, current, response)
         finally:
@@ -170,7 +179,7 @@ class Fetcher:
             if not location:
                 return FetchResult("error", url, current, code,
                                    error=f"HTTP {code} without Location")
-            return code, urljoin(current, location)
+            return code, location
         if code == 304:
             return FetchResult("not_modified", url, current, code, headers=headers)
         if code == 410:
@@ -184,11 +193,17 @@ class Fetcher:
             return FetchResult("error", url, current, code, headers=headers, error=f"HTTP {code}")
         body = bytearray()
         try:
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > self.limits.max_body_bytes:
-                    return FetchResult("error", url, current, code, error=(
-                        f"body larger than {self.limits.max_body_bytes} bytes; refused"))
+            decoder = Decoder(response.headers.get("content-encoding"),
+                              self.limits.max_body_bytes)
+            async for chunk in response.aiter_raw():
+                body += decoder.feed(chunk)
+            body += decoder.finish()
+        except (BodyTooLarge, UnsupportedEncoding) as exc:
+            return FetchResult("error", url, current, code, error=str(exc))
+        except zlib.error as exc:
+            return FetchResult("error", url, current, code,
+                               error=f"corrupt {response.headers.get('content-encoding')} "
+                                     f"body: {exc}")
         except httpx.TimeoutException:
             return FetchResult("error", url, current, code, error="timed out reading the body")
         except httpx.HTTPError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import io
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -174,12 +175,14 @@ def parse_feed(body: bytes, headers: Mapping[str, str], *, feed_url: str, name: 
                fallback_name: str, tags: Iterable[str], collected_at: datetime) -> ParsedFeed:
     """Parse feed bytes with feedparser and normalise every readable entry.
 
-    feedparser gets the bytes and the response headers, never a URL or a string
-    (it would fetch or open those itself). A feed that is partly broken still
+    feedparser gets the bytes (as a file object) and the response headers, never a URL,
+    a path or a string (it would fetch or open those itself). A feed that is partly broken still
     yields its readable entries; the problems are described in ``warning``.
     Top-level and pure, so it runs in a worker process and in the replay alike.
     """
-    parsed = feedparser.parse(body, response_headers=dict(headers))
+    # A file object, never bytes: feedparser reads a bytes argument that looks like a
+    # path (b"/etc/passwd", b"/dev/zero") as a local file before it reads it as data.
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=dict(headers))
     problems = []
     if parsed.bozo:
         problems.append(f"malformed feed ({type(parsed.bozo_exception).__name__}: "

@@ -1,0 +1,146 @@
+"""Hostile feeds against the real collector and Kafka: each case is fed as an attacker would
+send it, and the outcome asserted exactly (what was published, what was said, what was not)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.collect_helpers import FAST, collect_once, feeds, topic_articles
+from tests.support.feed_server import FeedServer, Reply, feed_reply, rss
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server():
+    srv = FeedServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def raw(stack, topic):
+    return stack.model_copy(update={"topic_raw": topic})
+
+
+# Runs the collector as its child and reports that child's peak RSS: only a fresh parent
+# sees one child's figure (RUSAGE_CHILDREN covers every child it has waited for).
+PEAK = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+        "print(f'PEAK_KIB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}', "
+        "file=sys.stderr); sys.exit(code)")
+
+
+def collect_cli(raw, feeds_body: dict, tmp_path: Path, state: Path | None = None,
+                ) -> tuple[subprocess.CompletedProcess, int]:
+    """`newswatch collect --once` as a user runs it; returns the run and its peak RSS (KiB)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(yaml.safe_dump(feeds_body))
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+           "NEWSWATCH_KAFKA_BOOTSTRAP": raw.kafka_bootstrap, "NEWSWATCH_TOPIC_RAW": raw.topic_raw,
+           "NEWSWATCH_STATE_DIR": str(tmp_path / "state")}
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK, sys.executable, "-m", "pipelines", "collect", "--feeds",
+         str(feeds_file), "--once", "--state-file", str(state or tmp_path / "c.sqlite")], env=env,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=180, check=False)
+    body, _, peak = run.stderr.rpartition("PEAK_KIB=")
+    return subprocess.CompletedProcess(run.args, run.returncode, run.stdout, body), int(peak)
+
+
+def test_a_body_that_is_a_local_path_is_parsed_as_data_not_opened(raw, server, tmp_path):
+    secret = tmp_path / "local.rss"
+    secret.write_bytes(rss([{"title": "Local file item", "link": "http://local.test/secret",
+                             "description": "read from the collector's disk"}]))
+    good = rss([{"title": "Good item", "link": "http://news.test/good", "description": "ok"}])
+    path_url = server.add("/path", feed_reply(str(secret).encode()))
+    zero_url = server.add("/zero", feed_reply(b"/dev/zero"))
+    good_url = server.add("/good", feed_reply(good))
+    outcomes = collect_once(raw, feeds({"url": path_url}, {"url": zero_url}, {"url": good_url}),
+                            tmp_path / "s.sqlite")
+    assert outcomes[path_url].status == "error" and outcomes[zero_url].status == "error"
+    assert "not a readable feed" in outcomes[path_url].error
+    assert [a.title for a in topic_articles(raw)] == ["Good item"]
+
+
+def double_gzip_bomb(inflated: int) -> bytes:
+    """``inflated`` spaces, gzip inside gzip (a few KB on the wire), built without holding
+    the inflated bytes in memory."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b" " * (1 << 20)
+    layer = b"".join(inner.compress(chunk) for _ in range(inflated >> 20)) + inner.flush()
+    return zlib.compress(layer, 9, wbits=16 + zlib.MAX_WBITS)
+
+
+def test_a_nested_gzip_bomb_is_refused_with_bounded_memory(raw, server, tmp_path):
+    bomb = double_gzip_bomb(400 << 20)
+    assert len(bomb) < 50_000  # what the server sends
+    headers = {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip, gzip"}
+    bomb_url = server.add("/bomb", Reply(200, bomb, headers))
+    good = rss([{"title": "After the bomb", "link": "http://news.test/after",
+                 "description": "still published"}])
+    good_url = server.add("/good", feed_reply(good))
+    body = {**FAST, "limits": {**FAST["limits"], "max_body_bytes": 5_000_000},
+            "feeds": [{"url": bomb_url, "allow_private": True},
+                      {"url": good_url, "allow_private": True}]}
+    state = tmp_path / "collector.sqlite"
+    quiet, quiet_peak = collect_cli(raw, {**body, "feeds": body["feeds"][1:]}, tmp_path / "a",
+                                    state)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    run, peak = collect_cli(raw, body, tmp_path / "b", state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "body larger than 5000000 bytes (counted after decompression)" in run.stdout
+    assert [a.title for a in topic_articles(raw)] == ["After the bomb"]  # once: 2nd run saw it
+    print(f"\npeak RSS: collector with the bomb {peak / 1024:.0f} MiB, "
+          f"without {quiet_peak / 1024:.0f} MiB")
+    assert peak < quiet_peak + 64 * 1024  # KiB: the bomb costs less than 64 MiB
+
+
+def test_one_item_link_redirecting_nowhere_costs_only_its_full_text(raw, server, tmp_path):
+    bad = server.add("/article/bad", Reply(302, b"", {"Location": "http://["}))
+    port = server.add("/article/port", Reply(302, b"", {"Location": "http://h.test:99999/x"}))
+    page = server.add("/article/good", Reply(200, (
+        b"<html><body><article><p>" + b"The full text of the good article. " * 30
+        + b"</p></article></body></html>"), {"Content-Type": "text/html"}))
+    items = [{"title": t, "link": link, "description": "short"}
+             for t, link in (("Bad", bad), ("Port", port), ("Good", page))]
+    url = server.add("/feed", feed_reply(rss(items)))
+    outcome = collect_once(raw, feeds({"url": url, "fetch_full_text": True}),
+                           tmp_path / "s.sqlite")[url]
+    assert outcome.status == "ok" and outcome.new == 3
+    published = {a.title: a for a in topic_articles(raw)}
+    assert set(published) == {"Bad", "Port", "Good"}
+    for title in ("Bad", "Port"):  # as the feed gave them: no full text
+        assert (published[title].summary, published[title].content) == ("short", "")
+    assert published["Good"].content.startswith("The full text of the good article.")
+
+
+def test_feed_text_holding_rich_markup_is_printed_as_text(raw, server, tmp_path):
+    url = server.add("/moved", Reply(302, b"", {"Location": "gopher://x.test/[/]odd[bold]"}))
+    run, _peak = collect_cli(raw, {**FAST, "feeds": [{"url": url, "allow_private": True}]},
+                             tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "not an http(s) URL: gopher://x.test/[/]odd[bold]" in " ".join(run.stdout.split())
+    assert "Traceback" not in run.stderr
+
+
+def test_a_password_in_a_feed_url_is_never_printed(raw, server, tmp_path):
+    good = server.add("/good", feed_reply(rss([{"title": "G", "link": "http://news.test/g",
+                                                "description": "d"}])))
+    body = {**FAST, "feeds": [{"url": "ftp://reader:S3CRET-PASS@feeds.test/rss"},
+                              {"url": "https://reader:S3CRET-PASS@127.0.0.1:1/rss",
+                               "allow_private": True},
+                              {"url": good, "allow_private": True}]}
+    run, _peak = collect_cli(raw, body, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    everything = run.stdout + run.stderr
+    assert "S3CRET-PASS" not in everything
+    assert "feed #1 (ftp://***@feeds.test/rss) skipped" in " ".join(run.stderr.split())
+    assert "connection to 127.0.0.1:1 failed" in " ".join(run.stdout.split())
+    assert [a.title for a in topic_articles(raw)] == ["G"]
