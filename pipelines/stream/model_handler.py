@@ -21,7 +21,7 @@ from classifiers.predictor import Predictor
 from pipelines.articles import classified_article, document_of
 from pipelines.schema import Article, ClassifiedArticle, utc_now
 from pipelines.stream.kafka_source import KafkaRecord
-from pipelines.stream.model_watch import ModelSlot, PromotedVersion
+from pipelines.stream.model_watch import ModelSlot, PromotedVersion, check_labels
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class ArticleModelHandler(ModelHandler[Incoming, Classified, ModelSlot]):
         self.follow_registry = follow_registry
 
     def _load(self, model_dir: Path) -> Predictor:
+        check_labels(model_dir)
         return Predictor.load(model_dir, runtime=self.runtime,  # type: ignore[arg-type]
                               threads=self.threads)
 

@@ -5,21 +5,41 @@ promote``; a worker re-reads it at most every ``check_every_s`` seconds, between
 batches, loads the new model and uses it from the next batch on. A batch is
 classified by exactly one model, so every document carries the version that
 classified it, and nothing is dropped or classified twice by the switch. A model
-that fails to load is logged once and the current one stays in use.
+that fails to load, for whatever reason its files give, or whose labels are not
+the ones the pipeline writes, is logged once and the current one stays in use.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from safetensors import SafetensorError
+
+from classifiers.labels import LABELS
 from classifiers.predictor import Predictor
 from classifiers.registry import Registry
 
 log = logging.getLogger(__name__)
+
+# What a broken or foreign model directory raises while loading: missing or unreadable
+# files, bad JSON, a corrupt safetensors file, tensors of the wrong shape.
+LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError)
+
+
+class ModelRefused(ValueError):
+    """A model that loads but does not fit the pipeline (other labels than it writes)."""
+
+
+def check_labels(model_dir: Path, expected: tuple[str, ...] = LABELS) -> None:
+    """Refuse, before loading anything, a model whose labels are not the pipeline's."""
+    labels = json.loads((model_dir / "labels.json").read_text(encoding="utf-8"))
+    if labels != list(expected):
+        raise ModelRefused(f"its labels {labels} are not the pipeline's {list(expected)}")
 
 
 class PromotedVersion:
@@ -63,7 +83,7 @@ class ModelSlot:
         started = time.monotonic()
         try:
             predictor = self._load(self._promoted.registry.root / version)  # type: ignore[union-attr]
-        except (OSError, ValueError, KeyError) as exc:
+        except LOAD_ERRORS as exc:
             self._refused.add(version)
             log.error("promoted model %s does not load (%s: %s); staying on %s", version,
                       type(exc).__name__, exc, self._predictor.version)

@@ -80,3 +80,22 @@ def test_a_following_handler_switches_to_a_promoted_model_between_batches(traine
     assert [r.article.model_version for r in third] == ["model-b"] * 2
     assert "promoted model model-c does not load" in caplog.text
     assert "staying on model-b" in caplog.text
+
+    (registry.root / "model-d").mkdir()  # a model whose weights file is corrupt
+    shutil.copytree(result.path, registry.root / "model-d", dirs_exist_ok=True)
+    (registry.root / "model-d" / "head.safetensors").write_bytes(b"\x00garbage" * 10)
+    registry.promote("model-d")
+    with caplog.at_level("ERROR"):
+        fourth = list(handler.run_inference(_batch(2), slot))
+    assert [r.article.model_version for r in fourth] == ["model-b"] * 2
+    assert "promoted model model-d does not load (SafetensorError" in caplog.text
+
+    shutil.copytree(result.path, registry.root / "model-e")  # loads, but other labels
+    (registry.root / "model-e" / "labels.json").write_text(
+        '["tech_influence", "property_purchase", "infrastructure_risk"]')
+    registry.promote("model-e")
+    with caplog.at_level("ERROR"):
+        fifth = list(handler.run_inference(_batch(2), slot))
+    assert [r.article.model_version for r in fifth] == ["model-b"] * 2
+    assert ("promoted model model-e does not load (ModelRefused: its labels ['tech_influence', "
+            "'property_purchase', 'infrastructure_risk'] are not the pipeline's") in caplog.text
