@@ -10,12 +10,11 @@ letters.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from pipelines.schema import DeadLetter
 from pipelines.stream.kafka_source import KafkaRecord
-from pipelines.stream.model_handler import Incoming
 
 
 def _error_text(error: Any) -> tuple[str, str]:
@@ -46,10 +45,16 @@ def parse_failures(step: str) -> Any:
     return convert
 
 
-def inference_failures(step: str) -> Any:
-    """For ``FlatMap``: ``(batch of Incoming, error)`` -> one DeadLetter per article."""
-    def convert(failed: tuple[Iterable[Incoming], Any]) -> Iterator[DeadLetter]:
-        batch, error = failed
-        for item in batch:
-            yield letter_for(item.record, step, error)
-    return convert
+def split_unclassifiable(step: str) -> Any:
+    """For ``FlatMap``: classified articles pass; an Unclassifiable becomes a DeadLetter on the
+    tagged output ``dead``."""
+    from apache_beam import pvalue
+
+    from pipelines.stream.model_handler import Unclassifiable
+
+    def split(result: Any) -> Iterator[Any]:
+        if isinstance(result, Unclassifiable):
+            yield pvalue.TaggedOutput("dead", letter_for(result.record, step, result.error))
+        else:
+            yield result
+    return split

@@ -5,6 +5,13 @@ runner shares one loaded ``Predictor`` per worker process and calls
 ``run_inference`` with batches formed by ``BatchElements``. The output is one
 ``Classified`` per input, in input order: a batch of N articles gives N results
 (tests/unit/test_model_handler.py drives batches larger than one).
+
+Only an article's own fault becomes a dead letter: when a batch fails with an error
+that data can cause (``DATA_ERRORS``), each article is classified alone and the one
+that still fails comes out as ``Unclassifiable`` (failures are data, routed to the
+dead-letter topic downstream); its batch-mates are classified as usual. Any other
+error (the model, memory, the runtime) fails the bundle: nothing is committed, and
+the records are read again.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from classifiers.predictor import Predictor
+from classifiers.predictor import Prediction, Predictor
 from pipelines.articles import classified_article, document_of
 from pipelines.schema import Article, ClassifiedArticle, utc_now
 from pipelines.stream.kafka_source import KafkaRecord
@@ -36,6 +43,23 @@ class Incoming:
 class Classified:
     record: KafkaRecord
     article: ClassifiedArticle
+
+
+@dataclass(frozen=True)
+class Unclassifiable:
+    """An article the model cannot take for what it holds, with the error, for its letter."""
+
+    record: KafkaRecord
+    article_id: str
+    error: ArticleNotClassifiable
+
+
+class ArticleNotClassifiable(ValueError):
+    """The article itself cannot be classified (the model failed on it alone)."""
+
+
+# Errors an article's content can cause in tokenising and windowing.
+DATA_ERRORS = (ValueError, UnicodeError, IndexError, OverflowError)
 
 
 # The runner reads partitions in parallel threads of one worker and RunInference shares
@@ -74,16 +98,31 @@ class ArticleModelHandler(ModelHandler[Incoming, Classified, ModelSlot]):
         return ModelSlot(self._load(self.model_dir), self._load, promoted)
 
     def run_inference(self, batch: Sequence[Incoming], model: ModelSlot,
-                      inference_args: Mapping[str, Any] | None = None) -> Iterable[Classified]:
+                      inference_args: Mapping[str, Any] | None = None,
+                      ) -> Iterable[Classified | Unclassifiable]:
         with _inference_lock:
             predictor = model.get()
-            predictions = predictor.predict([document_of(item.article) for item in batch])
+            try:
+                predictions: list[Prediction | ArticleNotClassifiable] = list(
+                    predictor.predict([document_of(item.article) for item in batch]))
+            except DATA_ERRORS:
+                predictions = [self._alone(predictor, item) for item in batch]
         classified_at = utc_now()
         return [
+            Unclassifiable(item.record, item.article.id, prediction)
+            if isinstance(prediction, ArticleNotClassifiable) else
             Classified(item.record, classified_article(item.article, prediction,
                                                        predictor.version, classified_at))
             for item, prediction in zip(batch, predictions, strict=True)
         ]
+
+    @staticmethod
+    def _alone(predictor: Predictor, item: Incoming) -> Prediction | ArticleNotClassifiable:
+        try:
+            return predictor.predict([document_of(item.article)])[0]
+        except DATA_ERRORS as exc:
+            return ArticleNotClassifiable(f"the model cannot classify article "
+                                          f"{item.article.id}: {type(exc).__name__}: {exc}")
 
     def get_num_bytes(self, batch: Sequence[Incoming]) -> int:
         return sum(len(item.record.value) for item in batch)

@@ -25,7 +25,7 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineResult
 
-from pipelines.stream.dead_letters import inference_failures
+from pipelines.stream.dead_letters import split_unclassifiable
 from pipelines.stream.es_sink import DEAD, IndexConfig, WriteToElasticsearch
 from pipelines.stream.kafka_sink import ProducerConfig, PublishClassified, PublishDeadLetters
 from pipelines.stream.kafka_source import (
@@ -97,11 +97,14 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> None:
     handler = ArticleModelHandler(config.model_dir, max_batch_size=config.max_batch_size,
                                   threads=config.threads, runtime=config.runtime,
                                   follow_registry=config.follow_registry)
-    classified, failed = checked.new | "Classify" >> RunInference(
-        handler).with_exception_handling()
-    _ = (failed.failed_inferences
-         | "InferenceFailures" >> beam.FlatMap(inference_failures(CLASSIFY_STEP))
-         | "InferenceDeadLetters" >> PublishDeadLettersTo(config))
+    # No exception handling around RunInference: an error there is the model's or the
+    # runtime's, not the record's, and fails the bundle (read again, nothing committed).
+    # The handler hands back an article's own fault as an Unclassifiable value.
+    results = (checked.new | "Classify" >> RunInference(handler)
+               | "SplitUnclassifiable" >> beam.FlatMap(split_unclassifiable(CLASSIFY_STEP))
+               .with_outputs(DEAD, main="classified"))
+    classified = results.classified
+    _ = results[DEAD] | "InferenceDeadLetters" >> PublishDeadLettersTo(config)
 
     written = classified | "IndexInElasticsearch" >> beam.ParDo(WriteToElasticsearch(
         IndexConfig(config.es_url, config.index, bulk_size=config.bulk_size,

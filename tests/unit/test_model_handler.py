@@ -99,3 +99,47 @@ def test_a_following_handler_switches_to_a_promoted_model_between_batches(traine
     assert [r.article.model_version for r in fifth] == ["model-b"] * 2
     assert ("promoted model model-e does not load (ModelRefused: its labels ['tech_influence', "
             "'property_purchase', 'infrastructure_risk'] are not the pipeline's") in caplog.text
+
+
+class _Poisoned:
+    """A scorer that fails on one article's text the way a data fault would, or on every
+    batch the way a broken runtime would."""
+
+    def __init__(self, scorer, error: type[Exception], poison: str | None) -> None:
+        self.scorer, self.error, self.poison = scorer, error, poison
+
+    def __call__(self, windows):
+        if self.poison is None or any(self.poison in w.text for w in windows):
+            raise self.error("cannot handle this input")
+        return self.scorer(windows)
+
+
+def _slot_with(result, error, poison):
+    from pipelines.stream.model_watch import ModelSlot
+
+    predictor = Predictor.load(result.path, runtime="torch")
+    predictor.scorer = _Poisoned(predictor.scorer, error, poison)
+    return ModelSlot(predictor, Predictor.load)
+
+
+def test_only_the_article_at_fault_is_unclassifiable_and_its_batch_mates_are_classified(
+        trained):
+    from pipelines.stream.model_handler import ArticleNotClassifiable, Classified, Unclassifiable
+
+    _registry, result = trained
+    handler = ArticleModelHandler(result.path, runtime="torch")
+    batch = _batch(3)
+    batch[1] = Incoming(batch[1].record, batch[1].article.model_copy(
+        update={"content": "POISON in the text"}))
+    out = list(handler.run_inference(batch, _slot_with(result, ValueError, "POISON")))
+    assert [type(r) for r in out] == [Classified, Unclassifiable, Classified]
+    assert [r.record.offset for r in out] == [0, 1, 2]
+    assert out[1].article_id == "id-1" and isinstance(out[1].error, ArticleNotClassifiable)
+    assert "the model cannot classify article id-1: ValueError" in str(out[1].error)
+
+
+def test_a_runtime_failure_is_not_the_articles_fault_and_fails_the_batch(trained):
+    _registry, result = trained
+    handler = ArticleModelHandler(result.path, runtime="torch")
+    with pytest.raises(RuntimeError, match="cannot handle this input"):
+        list(handler.run_inference(_batch(3), _slot_with(result, RuntimeError, None)))

@@ -21,9 +21,9 @@ from pipelines.schema import Article
 from pipelines.settings import load_settings
 from pipelines.stream import kafka_source
 from pipelines.stream.commands import beam_args
-from pipelines.stream.dead_letters import inference_failures, parse_failures
+from pipelines.stream.dead_letters import parse_failures, split_unclassifiable
 from pipelines.stream.kafka_source import OPEN_END, KafkaRecord, PartitionTracker
-from pipelines.stream.model_handler import Incoming
+from pipelines.stream.model_handler import ArticleNotClassifiable, Unclassifiable
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -121,11 +121,14 @@ def test_failures_become_dead_letters_with_the_original_bytes():
     assert base64.b64decode(letter.payload_b64) == b"\x00raw bytes"
     assert (letter.source_topic, letter.source_partition, letter.source_offset, letter.key) == (
         "raw", 2, 7, "k1")
-    batch = [Incoming(_record(b"one", 1), _article(id="1")),
-             Incoming(_record(b"two", 2), _article(id="2"))]
-    letters = list(inference_failures("pipeline.classify")((batch, RuntimeError("oom"))))
-    assert [(x.payload, x.source_offset, x.error) for x in letters] == [
-        (b"one", 1, "oom"), (b"two", 2, "oom")]
+    split = split_unclassifiable("pipeline.classify")
+    failed = Unclassifiable(_record(b"one", 1), "1", ArticleNotClassifiable("bad text"))
+    (tagged,) = split(failed)
+    assert tagged.tag == "dead"
+    assert (tagged.value.payload, tagged.value.source_offset, tagged.value.step,
+            tagged.value.error_type, tagged.value.error) == (
+        b"one", 1, "pipeline.classify", "ArticleNotClassifiable", "bad text")
+    assert list(split("a classified article")) == ["a classified article"]
 
 
 def test_runner_defaults_to_local_prism_and_obeys_an_explicit_runner(tmp_path):
