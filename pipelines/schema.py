@@ -9,6 +9,7 @@ removed; adding an optional field keeps the version.
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -166,6 +167,27 @@ class DeadLetter(Record):
     source_offset: int | None = None
     key: str | None = None
     failed_at: UtcDatetime = Field(default_factory=utc_now)
+    payload_size: int | None = Field(default=None, description="bytes of the original payload")
+    payload_sha256: str | None = Field(default=None, description="of the original payload")
+    payload_truncated: bool = Field(default=False, description="payload_b64 holds only the "
+                                    "start of the original (too large for the topic)")
+
+    def fitted(self, max_bytes: int) -> DeadLetter:
+        """This letter cut to at most ``max_bytes`` of JSON: the payload keeps its start,
+        and its full size and sha256 say what the original was. A letter larger than the
+        topic takes would otherwise stop the pipeline on one offset for ever."""
+        encoded = self.to_json_bytes()
+        if len(encoded) <= max_bytes:
+            return self
+        payload = base64.b64decode(self.payload_b64)
+        error = self.error[:4000]
+        shell = self.model_copy(update={"payload_b64": "", "error": error,
+                                        "payload_size": len(payload),
+                                        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                                        "payload_truncated": True})
+        room = max(0, (max_bytes - len(shell.to_json_bytes())) * 3 // 4 - 4)
+        return shell.model_copy(update={"payload_b64": base64.b64encode(
+            payload[:room]).decode("ascii")})
 
     @classmethod
     def from_failure(

@@ -13,6 +13,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
+from pipelines.redact import redact_text
 from pipelines.schema import DeadLetter
 from pipelines.stream.kafka_source import KafkaRecord
 
@@ -30,7 +31,7 @@ def _error_text(error: Any) -> tuple[str, str]:
 def letter_for(record: KafkaRecord, step: str, error: Any) -> DeadLetter:
     error_type, message = _error_text(error)
     return DeadLetter(
-        step=step, error=message, error_type=error_type,
+        step=step, error=redact_text(message), error_type=error_type,
         payload_b64=base64.b64encode(record.value).decode("ascii"),
         key=record.key.decode("utf-8", "replace") if record.key is not None else None,
         **record.where,  # type: ignore[arg-type]

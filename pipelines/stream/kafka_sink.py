@@ -24,6 +24,11 @@ class KafkaPublishError(NewswatchError):
     """Kafka did not acknowledge a record; the bundle fails and is read again."""
 
 
+# Below Kafka's default message limit (1 MiB, broker message.max.bytes and the topic's
+# max.message.bytes), with room for the record's key and headers.
+MAX_LETTER_BYTES = 900_000
+
+
 @dataclass(frozen=True)
 class ProducerConfig:
     bootstrap: str
@@ -96,4 +101,4 @@ class PublishDeadLetters(PublishToKafka):
 
     def process(self, letter: DeadLetter) -> None:
         key = f"{letter.source_topic}/{letter.source_partition}/{letter.source_offset}"
-        self.publish(key.encode(), letter.to_json_bytes())
+        self.publish(key.encode(), letter.fitted(MAX_LETTER_BYTES).to_json_bytes())

@@ -21,6 +21,14 @@ def write_index(penv: PipelineEnv) -> str:
     return index
 
 
+def wait_until_committed(penv: PipelineEnv, timeout_s: float = 60) -> None:
+    """Every partition committed up to its end (an empty partition has nothing to commit)."""
+    deadline = time.monotonic() + timeout_s
+    while {p: max(o, 0) for p, o in penv.committed().items()} != penv.end_offsets():
+        assert time.monotonic() < deadline, (penv.committed(), penv.end_offsets())
+        time.sleep(0.5)
+
+
 def wait_for_log(penv: PipelineEnv, text: str, process, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while text not in penv.log_text():
@@ -45,10 +53,7 @@ def test_a_write_blocked_index_is_waited_out_and_nothing_good_is_dead_lettered(
         assert all(offset < 0 for offset in penv.committed().values())  # nothing committed
         penv.es.indices.put_settings(index=index, settings={"index.blocks.write": False})
         penv.wait_for_count(len(articles), process)
-        deadline = time.monotonic() + 60
-        while penv.committed() != penv.end_offsets():
-            assert time.monotonic() < deadline, (penv.committed(), penv.end_offsets())
-            time.sleep(0.5)
+        wait_until_committed(penv)
     finally:
         code = stop(process, signal.SIGTERM)
     log = penv.log_text()
@@ -90,3 +95,30 @@ def test_a_stop_while_the_store_refuses_commits_nothing_and_a_restart_indexes_al
     finally:
         assert stop(process, signal.SIGTERM) == 0
     assert set(penv.indexed()) == {a.id for a in articles}
+
+
+def test_a_dead_letter_too_large_for_kafka_is_cut_to_fit_and_the_pipeline_goes_on(
+        pipeline_env: PipelineEnv):
+    import base64
+    import hashlib
+
+    from pipelines.schema import DeadLetter
+
+    penv = pipeline_env
+    huge = b"\xff" + b"not json " * 111_000  # ~1 MB: fits the raw topic, not as base64 letter
+    penv.produce([], extra=[(b"huge", huge)])
+    after = article(1)
+    penv.produce([after])
+    process = penv.start("run")
+    try:
+        penv.wait_for_count(1, process)
+        wait_until_committed(penv)
+    finally:
+        assert stop(process, signal.SIGTERM) == 0, penv.log_text()[-3000:]
+    (key, value), = read_topic(penv.settings.kafka_bootstrap, penv.settings.topic_deadletter)
+    letter = DeadLetter.model_validate_json(value)
+    assert len(value) <= 900_000 and letter.step == "pipeline.parse"
+    assert (letter.payload_truncated, letter.payload_size, letter.payload_sha256) == (
+        True, len(huge), hashlib.sha256(huge).hexdigest())
+    assert huge.startswith(base64.b64decode(letter.payload_b64))
+    assert set(penv.indexed()) == {after.id}

@@ -59,3 +59,23 @@ def test_dead_letter_keeps_the_original_bytes_and_the_error():
 def test_errors_survive_pickling(error):
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is type(error) and str(again) == str(error)
+
+
+def test_a_dead_letter_too_large_for_its_topic_is_cut_to_fit_and_says_what_it_was():
+    import base64
+    import hashlib
+
+    payload = bytes(range(256)) * 12_000  # 3 MB: base64 alone would be 4 MB
+    letter = DeadLetter.from_failure("pipeline.parse", payload, ValueError("x" * 50_000),
+                                     source_topic="raw", source_partition=1, source_offset=9)
+    small = letter.fitted(900_000)
+    encoded = small.to_json_bytes()
+    assert 890_000 < len(encoded) <= 900_000
+    kept = base64.b64decode(small.payload_b64)
+    assert payload.startswith(kept) and len(kept) > 600_000
+    assert (small.payload_truncated, small.payload_size, small.payload_sha256) == (
+        True, len(payload), hashlib.sha256(payload).hexdigest())
+    assert small.error == "x" * 4000 and small.source_offset == 9
+    assert DeadLetter.model_validate_json(encoded) == small
+    short = DeadLetter.from_failure("pipeline.parse", b"tiny", ValueError("bad"))
+    assert short.fitted(900_000) is short and not short.payload_truncated
