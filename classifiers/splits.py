@@ -1,12 +1,13 @@
 """The one train / validation / test split of the real corpus, grouped by story and by site.
 
-Items that share a story or a source site form one group (connected components),
-and a group sits wholly in one split: no outlet's wording, and no story, is on
-two sides. Groups are dealt out greedily, largest first, each to the split that
-most needs what the group holds (items, each label's positives, `none` items),
-so every split is stratified by label. The result is frozen in
-``seeds/real/splits.json`` (site -> split): the split is made once, and the test
-split never moves when items are added.
+Items that share a story or a source site, or that tell related events
+(``related.json``: a deal and its follow-up, found by seeds/tools/related_items.py),
+form one group (connected components), and a group sits wholly in one split: no
+outlet's wording, and no story, is on two sides. Groups are dealt out greedily,
+largest first, each to the split that most needs what the group holds (items,
+each label's positives, `none` items), so every split is stratified by label.
+The result is frozen in ``seeds/real/splits.json`` (site -> split): the split is
+made once, and the test split never moves when items are added.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from classifiers.real_corpus import CorpusError, RealItem, corpus_files, read_it
 SPLITS = ("train", "validation", "test")
 FRACTIONS = {"train": 0.56, "validation": 0.2, "test": 0.24}
 SPLITS_FILE = "splits.json"
+RELATED_FILE = "related.json"
 
 
-def groups(items: Sequence[RealItem]) -> list[list[RealItem]]:
-    """Connected components of items linked by a shared story or a shared site."""
+def groups(items: Sequence[RealItem],
+           related: Sequence[Sequence[str]] = ()) -> list[list[RealItem]]:
+    """Connected components of items linked by a shared story, a shared site, or a
+    related pair (ids)."""
     parent: dict[str, str] = {}
 
     def find(key: str) -> str:
@@ -38,6 +42,10 @@ def groups(items: Sequence[RealItem]) -> list[list[RealItem]]:
 
     for item in items:
         parent[find(f"story:{item.story}")] = find(f"site:{item.site}")
+    site_of_id = {item.id: item.site for item in items}
+    for first, second, *_ in related:
+        if first in site_of_id and second in site_of_id:
+            parent[find(f"site:{site_of_id[first]}")] = find(f"site:{site_of_id[second]}")
     members: dict[str, list[RealItem]] = {}
     for item in items:
         members.setdefault(find(f"site:{item.site}"), []).append(item)
@@ -51,6 +59,7 @@ def _profile(group: Sequence[RealItem]) -> list[int]:
 
 
 def assign(items: Sequence[RealItem], existing: Mapping[str, str] | None = None,
+           related: Sequence[Sequence[str]] = (),
            fractions: Mapping[str, float] = FRACTIONS) -> dict[str, str]:
     """site -> split for every site of the items (deterministic for the same items).
 
@@ -76,7 +85,7 @@ def assign(items: Sequence[RealItem], existing: Mapping[str, str] | None = None,
 
     sites = {site: split for site, split in existing.items()
              if any(i.site == site for i in items)}
-    for group in sorted(groups(items), key=order):
+    for group in sorted(groups(items, related), key=order):
         known = {sites[i.site] for i in group if i.site in sites}
         if len(known) > 1:
             raise CorpusError(f"a story links sites of different splits {sorted(known)}: "
@@ -89,6 +98,11 @@ def assign(items: Sequence[RealItem], existing: Mapping[str, str] | None = None,
         for item in new:
             sites[item.site] = split
     return sites
+
+
+def read_related(directory: Path) -> list[list[str]]:
+    path = directory / RELATED_FILE
+    return json.loads(path.read_text())["pairs"] if path.exists() else []
 
 
 def save(sites: Mapping[str, str], path: Path) -> None:

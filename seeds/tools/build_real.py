@@ -10,8 +10,8 @@
    `other_urls` are checked too.
 2. Every item is validated against seeds/real/GUIDELINE.md (classifiers.real_corpus).
 3. Sites without a split are assigned (classifiers.splits.assign, grouped by
-   story and site, stratified by label); sites already in splits.json keep
-   theirs, so the test split never moves.
+   story, site and the related pairs of related.json, stratified by label);
+   sites already in splits.json keep theirs, so the test split never moves.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from classifiers.real_corpus import CorpusError, corpus_files, coverage, read_items
-from classifiers.splits import SPLITS, SPLITS_FILE, assign, save
+from classifiers.splits import SPLITS, SPLITS_FILE, assign, read_related, save
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "seeds" / "real"
@@ -84,7 +84,7 @@ def main() -> int:
         return 1
     splits_path = real / SPLITS_FILE
     existing = json.loads(splits_path.read_text())["sites"] if splits_path.exists() else {}
-    sites = assign(items, existing)
+    sites = assign(items, existing, read_related(real))
     if sites != existing:
         changed = True
         print(f"{len(set(sites) - set(existing))} new sites assigned a split")

@@ -21,12 +21,13 @@ from classifiers.real_corpus import (
     parse_item,
     read_items,
 )
-from classifiers.splits import SPLITS, RealSplits, assign, groups
+from classifiers.splits import SPLITS, RealSplits, assign, groups, read_related
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "seeds" / "real"
 GUARD = ROOT.parent / "shared" / "eval-guard" / "check.py"
 SITES = json.loads((REAL / "splits.json").read_text())["sites"]
+RELATED = read_related(REAL)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,9 @@ def test_the_split_keeps_stories_and_sites_on_one_side(items):
             for example in examples:
                 value = getattr(real.items[example.id], key)
                 assert seen.setdefault(value, split) == split, (key, value)
+    split_of = {e.id: split for split, examples in sides.items() for e in examples}
+    for first, second, _similarity in RELATED:  # related events sit on one side too
+        assert split_of[first] == split_of[second], (first, second)
     assert sum(len(e) for e in sides.values()) == len(items)
     assert len(real.test) >= 0.2 * len(items)
     for split, examples in sides.items():  # stratified: every label on every side
@@ -97,7 +101,8 @@ def test_the_split_keeps_stories_and_sites_on_one_side(items):
 
 
 def test_the_shipped_split_is_what_the_build_gives(items):
-    assert assign(items, SITES) == {i.site: SITES[i.site] for i in items}
+    assert assign(items, SITES, RELATED) == {i.site: SITES[i.site] for i in items}
+    assert assign(items, {}, RELATED) == SITES  # made once, from these items, as shipped
     assert set(SITES) == {i.site for i in items}
 
 
