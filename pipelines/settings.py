@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     # Secrets: never logged, never in git.
     slack_webhook_url: SecretStr | None = None
 
+    @field_validator("slack_webhook_url", mode="before")
+    @classmethod
+    def _empty_webhook_is_none(cls, value: object) -> object:
+        # docker compose passes an unset variable as "": that means no webhook.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(raw, str) and not raw.strip() else value
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap_has_port(cls, value: str) -> str:

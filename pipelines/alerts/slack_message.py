@@ -67,7 +67,7 @@ def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
 def alert_text(alert: Alert) -> str:
     """The plain fallback: what notifications and old clients show."""
     return _cut(f"[{alert.rule}] {escape(alert.title or alert.url)} ({escape(alert.source)}) "
-                f"{escape(_labels_line(alert))} {alert.url}", MAX_SECTION_CHARS)
+                f"{escape(_labels_line(alert))} {escape(alert.url)}", MAX_SECTION_CHARS)
 
 
 def single_message(alert: Alert) -> dict[str, Any]:

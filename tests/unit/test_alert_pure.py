@@ -79,6 +79,9 @@ def test_feed_text_cannot_ping_or_forge_links():
         "*Evidence (infrastructure_dependency):*\n> a &lt;b&gt; &amp; c")
     assert alert_text(alert).startswith("[ports] &lt;!channel&gt;")
     assert escape("a&b<c>d") == "a&amp;b&lt;c&gt;d"
+    in_url = single_message(_alert(url="https://news.test/a1?x=<!channel>"))
+    assert in_url["text"].endswith("https://news.test/a1?x=&lt;!channel&gt;")  # the fallback
+    assert "<!channel>" not in str(in_url)
 
 
 def test_exact_payload_of_one_alert():

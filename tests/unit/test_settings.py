@@ -52,6 +52,12 @@ def test_secrets_never_show_in_repr_or_dump(monkeypatch):
     assert url not in str(settings.model_dump())
 
 
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_webhook_setting_means_no_webhook(monkeypatch, value):
+    monkeypatch.setenv("NEWSWATCH_SLACK_WEBHOOK_URL", value)  # what compose passes when unset
+    assert load_settings().slack_webhook_url is None
+
+
 @pytest.mark.parametrize(("field", "value", "needle"), [
     ("NEWSWATCH_KAFKA_BOOTSTRAP", "no-port-here", "host:port"),
     ("NEWSWATCH_ES_URL", "localhost:9200", "http(s) URL"),
