@@ -36,6 +36,7 @@ from pipelines.stack.prism import ensure_prism
 if TYPE_CHECKING:
     from apache_beam.runners.runner import PipelineResult
 
+    from pipelines.stream.group_lock import GroupLock
     from pipelines.stream.kafka_source import PartitionRange
     from pipelines.stream.pipeline import PipelineConfig
 
@@ -98,6 +99,46 @@ def _failed(result: PipelineResult) -> None:
                              "Uncommitted records are read again on the next start.")
 
 
+def _supervise(result: PipelineResult, settings: Settings, lock: GroupLock,
+               stopping: dict[str, float | None]) -> bool:
+    """Watch the running job: summary lines, a drain on a signal or a lost group lock, and
+    a cancel when the drain takes too long. True when it cancelled the job."""
+    from apache_beam.runners.runner import PipelineState
+
+    from pipelines.stream import monitor
+    from pipelines.stream.kafka_source import request_drain
+
+    previous = monitor.Snapshot()
+    last = time.monotonic()
+    while not PipelineState.is_terminal(result.state):
+        time.sleep(0.5)
+        now = time.monotonic()
+        since = stopping["since"]
+        if lock.lost and since is None:
+            log.error("pipeline draining: another pipeline took consumer group %s",
+                      settings.pipeline_group_id)
+            stopping["since"] = since = now
+            request_drain()
+        if since is not None and now - since > settings.pipeline_drain_timeout_s:
+            log.warning("pipeline drain took longer than %.0fs; cancelling",
+                        settings.pipeline_drain_timeout_s)
+            # In-flight bundles of a cancelled job fail by design (nothing of theirs is
+            # committed); the worker's reports of them, and of its client closing under a
+            # request, are not news.
+            for noisy in ("apache_beam", "elastic_transport"):
+                logging.getLogger(noisy).setLevel(logging.CRITICAL)
+            result.cancel()
+            return True
+        if now - last >= settings.pipeline_summary_interval_s:
+            current = monitor.snapshot(result)
+            lag = monitor.group_lag(settings.kafka_bootstrap, settings.pipeline_group_id,
+                                    settings.topic_raw)
+            log.info(monitor.summary_line(previous, current, now - last, lag,
+                                          settings.topic_deadletter))
+            previous, last = current, now
+    return False
+
+
 @app.command("run", context_settings=EXTRA)
 def run_streaming(
     ctx: typer.Context,
@@ -117,9 +158,9 @@ def run_streaming(
     summary line is logged per interval (NEWSWATCH_PIPELINE_SUMMARY_INTERVAL_S). On
     SIGTERM the pipeline drains: in-flight bundles finish and are committed.
     """
-    from apache_beam.runners.runner import PipelineState
 
     from pipelines.stream import monitor
+    from pipelines.stream.group_lock import GroupLock
     from pipelines.stream.kafka_source import (
         ConsumerConfig,
         committed_or_earliest,
@@ -133,72 +174,53 @@ def run_streaming(
     directory = model_dir(settings, model)
     ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
     ensure_articles_index(es_client(settings), settings.deploy_dir, settings.articles_alias)
-    consumer = ConsumerConfig(settings.kafka_bootstrap, settings.pipeline_group_id)
-    ranges = committed_or_earliest(consumer, settings.topic_raw,
-                                   partitions_of(settings.kafka_bootstrap, settings.topic_raw))
-    follow = (model or settings.model) is None
-    config = _config(settings, directory, settings.articles_alias, ranges, streaming=True,
-                     follow=follow)
-    reset_drain()
-    # The runner process starts with SIGINT ignored (children inherit that), so a Ctrl-C
-    # in the terminal, which reaches the whole process group, drains the pipeline
-    # through our handler below instead of killing the runner under it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    result = run(beam_args(settings, ctx.args), config)
-    log.info("pipeline started model=%s follow_promoted=%s topic=%s index=%s group=%s from=%s",
-             config.model_version, follow, settings.topic_raw, settings.articles_alias,
-             settings.pipeline_group_id, ",".join(f"{r.partition}:{r.start}" for r in ranges))
-
-    stopping = {"since": None}
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if stopping["since"] is None:
-            log.info("pipeline draining signal=%s (in-flight bundles finish and commit)",
-                     signal.Signals(signum).name)
-            stopping["since"] = time.monotonic()  # type: ignore[assignment]
-            request_drain()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    previous = monitor.Snapshot()
-    last = time.monotonic()
-    cancelled = False
-    while not PipelineState.is_terminal(result.state):
-        time.sleep(0.5)
-        now = time.monotonic()
-        since = stopping["since"]
-        if since is not None and now - since > settings.pipeline_drain_timeout_s:
-            log.warning("pipeline drain took longer than %.0fs; cancelling",
-                        settings.pipeline_drain_timeout_s)
-            # In-flight bundles of a cancelled job fail by design (nothing of theirs is
-            # committed); the worker's reports of them, and of its client closing under a
-            # request, are not news.
-            for noisy in ("apache_beam", "elastic_transport"):
-                logging.getLogger(noisy).setLevel(logging.CRITICAL)
-            result.cancel()
-            cancelled = True
-            break
-        if now - last >= settings.pipeline_summary_interval_s:
-            current = monitor.snapshot(result)
-            lag = monitor.group_lag(settings.kafka_bootstrap, settings.pipeline_group_id,
-                                    settings.topic_raw)
-            log.info(monitor.summary_line(previous, current, now - last, lag,
-                                          settings.topic_deadletter))
-            previous, last = current, now
+    lock = GroupLock(settings.kafka_bootstrap, settings.pipeline_group_id)
+    lock.acquire()  # before the offsets are read: one pipeline per group
     try:
-        result.wait_until_finish()
-    except RuntimeError:
-        # The runner reports a cancelled job as an error; we cancelled it on purpose.
-        if not cancelled:
-            raise
-    if cancelled:
-        log.warning("pipeline cancelled: the bundles still in flight (e.g. waiting for "
-                    "Elasticsearch) were not committed and are read again on the next start")
-    _failed(result)
-    final = monitor.snapshot(result)
-    log.info("pipeline stopped state=%s indexed=%d dead_lettered=%d repeats=%d", result.state,
-             final.get("indexed"), monitor.dead_lettered(final, settings.topic_deadletter),
-             final.get("repeats_skipped"))
+        consumer = ConsumerConfig(settings.kafka_bootstrap, settings.pipeline_group_id)
+        ranges = committed_or_earliest(consumer, settings.topic_raw,
+                                       partitions_of(settings.kafka_bootstrap, settings.topic_raw))
+        follow = (model or settings.model) is None
+        config = _config(settings, directory, settings.articles_alias, ranges, streaming=True,
+                         follow=follow)
+        reset_drain()
+        # The runner process starts with SIGINT ignored (children inherit that), so a Ctrl-C
+        # in the terminal, which reaches the whole process group, drains the pipeline
+        # through our handler below instead of killing the runner under it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        result = run(beam_args(settings, ctx.args), config)
+        log.info("pipeline started model=%s follow_promoted=%s topic=%s index=%s group=%s from=%s",
+                 config.model_version, follow, settings.topic_raw, settings.articles_alias,
+                 settings.pipeline_group_id, ",".join(f"{r.partition}:{r.start}" for r in ranges))
+
+        stopping: dict[str, float | None] = {"since": None}
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if stopping["since"] is None:
+                log.info("pipeline draining signal=%s (in-flight bundles finish and commit)",
+                         signal.Signals(signum).name)
+                stopping["since"] = time.monotonic()
+                request_drain()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        cancelled = _supervise(result, settings, lock, stopping)
+        try:
+            result.wait_until_finish()
+        except RuntimeError:
+            # The runner reports a cancelled job as an error; we cancelled it on purpose.
+            if not cancelled:
+                raise
+        if cancelled:
+            log.warning("pipeline cancelled: the bundles still in flight (e.g. waiting for "
+                        "Elasticsearch) were not committed and are read again on the next start")
+        _failed(result)
+        final = monitor.snapshot(result)
+        log.info("pipeline stopped state=%s indexed=%d dead_lettered=%d repeats=%d", result.state,
+                 final.get("indexed"), monitor.dead_lettered(final, settings.topic_deadletter),
+                 final.get("repeats_skipped"))
+    finally:
+        lock.release()
 
 
 def _utc(value: datetime | None) -> datetime | None:
