@@ -13,6 +13,7 @@ from pipelines.alerts import commands as alert_commands
 from pipelines.alerts import manage as alert_manage
 from pipelines.collect.commands import collect
 from pipelines.console import err_console
+from pipelines.deadletters import commands as deadletter_commands
 from pipelines.errors import NewswatchError
 from pipelines.feedback import commands as feedback_commands
 from pipelines.logs import configure_logging
@@ -50,6 +51,7 @@ app.add_typer(kibana.app, name="kibana")
 app.add_typer(index_commands.app, name="index")
 app.command()(feedback_commands.label)
 app.add_typer(feedback_commands.app, name="feedback")
+app.add_typer(deadletter_commands.app, name="deadletters")
 
 
 @app.callback()

@@ -1,0 +1,1 @@
+"""Reading dead letters and sending them back through the pipeline."""
