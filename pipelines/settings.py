@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     alerts_index: str = "newswatch-alerts"
     alerts_group_id: str = "newswatch-alerter"
     alerts_file: Path = REPO_ROOT / "config" / "alerts.yaml"
+    alerts_slack_max_attempts: int = Field(
+        default=6, ge=1, description="posts of one message before Slack counts as away")
+    alerts_retry_max_backoff_s: float = Field(
+        default=60.0, gt=0, description="longest wait between retries of a batch while "
+                                        "Elasticsearch or Slack is away")
 
     # Feedback: analysts' corrections, for retraining.
     feedback_index: str = "newswatch-feedback"

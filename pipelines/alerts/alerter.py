@@ -6,8 +6,11 @@ index, stay quiet if the same story reached the analyst under this rule within
 the realert window, else post it (or, for a rule with ``digest_minutes``, queue
 it in the alerts index: once the oldest queued match is that old, one message
 lists them all); then commit the batch's offsets. A permanent
-Slack refusal marks the alert failed and dead-letters it; Slack being down stops
-the run with the alert still pending, which the next run sends.
+Slack refusal marks the alert failed and dead-letters it. Elasticsearch or Slack
+being away (an error of a rule's search, an outage, rate limits past the retry
+budget) is waited out: the same batch is handled again, with reading paused, and
+nothing is committed before it is handled; alerts already sent are not sent again
+(their state says so) and a pending one is sent.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from confluent_kafka import Consumer, KafkaError, Producer
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 from pydantic import ValidationError
 
-from pipelines.alerts.matcher import matching_ids
+from pipelines.alerts.matcher import MatchingUnavailable, matching_ids
 from pipelines.alerts.matching import alert_for, realert_since
 from pipelines.alerts.rules import AlertRule
-from pipelines.alerts.slack import SlackRejected, SlackWebhook
+from pipelines.alerts.slack import SlackRejected, SlackUnavailable, SlackWebhook
 from pipelines.alerts.slack_message import (
     alert_text,
     digest_message,
@@ -171,9 +174,43 @@ def parse_events(values: Sequence[bytes]) -> tuple[list[ClassifiedArticle], list
     return good, bad
 
 
+# Elasticsearch or Slack being away, not the event's fault: the batch is handled again.
+STORE_AWAY = (SlackUnavailable, MatchingUnavailable, ApiError, TransportError)
+
+
+def handle_until_done(alerter: Alerter, events: Sequence[ClassifiedArticle],
+                      consumer: Consumer, stop: Callable[[], bool],
+                      max_backoff_s: float = 60.0) -> BatchOutcome | None:
+    """Handle one batch; while Elasticsearch or Slack is away, wait and handle it again.
+    Reading is paused meanwhile and the consumer keeps its group membership, however
+    long Slack asks to wait. None when stopped before the batch was handled (its offsets
+    are then not committed, and the next run handles it)."""
+    delay, paused = 1.0, False
+    try:
+        while True:
+            try:
+                return alerter.handle(events)
+            except STORE_AWAY as exc:
+                log.warning("alerts batch not handled, retrying in %.0fs: %s: %s", delay,
+                            type(exc).__name__, exc)
+            if not paused:
+                consumer.pause(consumer.assignment())
+                paused = True
+            until = time.monotonic() + delay
+            while time.monotonic() < until:
+                if stop():
+                    return None
+                consumer.poll(0.2)  # paused: serves the group, returns no message
+            delay = min(delay * 2, max_backoff_s)
+    finally:
+        if paused:
+            consumer.resume(consumer.assignment())
+
+
 def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[bytes], None],
             *, once: bool, stop: Callable[[], bool], batch_size: int = 100,
-            assignment_timeout_s: float = 60.0, digest_check_s: float = 1.0) -> BatchOutcome:
+            assignment_timeout_s: float = 60.0, digest_check_s: float = 1.0,
+            max_backoff_s: float = 60.0) -> BatchOutcome:
     """Poll, handle, commit, until ``stop()`` (or, with ``once``, until caught up).
 
     ``once`` ends when every assigned partition has reported its end (the consumer
@@ -206,9 +243,11 @@ def consume(consumer: Consumer, alerter: Alerter, dead_letter_bytes: Callable[[b
             values.append(message.value() or b"")
         if values:
             events, bad = parse_events(values)
+            outcome = handle_until_done(alerter, events, consumer, stop, max_backoff_s)
+            if outcome is None:
+                break  # stopped while the stores were away: nothing committed
             for value in bad:
                 dead_letter_bytes(value)
-            outcome = alerter.handle(events)
             outcome.bad_events = len(bad)
             consumer.commit(asynchronous=False)
             log.info("alerts %s", outcome.summary())

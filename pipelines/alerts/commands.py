@@ -56,7 +56,8 @@ def run_alerts(
         raise ConfigError("no usable alert rule: fix the rules file (errors above)")
     state = AlertState(client, settings.alerts_index)
     state.ensure_index()
-    webhook = (SlackWebhook(settings.slack_webhook_url)
+    webhook = (SlackWebhook(settings.slack_webhook_url,
+                            max_attempts=settings.alerts_slack_max_attempts)
                if settings.slack_webhook_url is not None else None)
     letter, raw_letter = dead_letter_producer(settings.kafka_bootstrap,
                                               settings.topic_deadletter)
@@ -78,7 +79,8 @@ def run_alerts(
              "slack" if webhook else "console")
     try:
         total = consume(consumer, alerter, raw_letter, once=once,
-                        stop=lambda: stopping["now"])
+                        stop=lambda: stopping["now"],
+                        max_backoff_s=settings.alerts_retry_max_backoff_s)
     finally:
         consumer.close()
         if webhook is not None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 
 from pipelines.alerts.rules import AlertRule, RuleProblem
+from pipelines.errors import NewswatchError
 from pipelines.schema import ClassifiedArticle
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,16 @@ def validate_rules(client: Elasticsearch, index: str, rules: Sequence[AlertRule]
     return good, problems
 
 
+class MatchingUnavailable(NewswatchError):
+    """Elasticsearch answered a rule's search with an error: the batch is tried again."""
+
+
 def matching_ids(client: Elasticsearch, index: str, rules: Sequence[AlertRule],
                  ids: Sequence[str]) -> dict[str, set[str]]:
-    """For each rule, which of ``ids`` it matches. A rule that errors matches nothing,
-    is logged, and does not stop the others."""
+    """For each rule, which of ``ids`` it matches. Rules were validated at start, so a
+    rule's search that errors now is the store's trouble (a shard, a closed index, a
+    timeout): it raises MatchingUnavailable, and the batch is handled again later rather
+    than matching nothing and being committed."""
     if not rules or not ids:
         return {}
     searches: list[dict] = []
@@ -46,10 +53,15 @@ def matching_ids(client: Elasticsearch, index: str, rules: Sequence[AlertRule],
                      {"query": rule.es_filter(list(ids)), "size": len(ids), "_source": False}]
     responses = client.msearch(searches=searches)["responses"]
     matched: dict[str, set[str]] = {}
+    failed = {rule.name: response["error"] for rule, response in zip(rules, responses,
+                                                                      strict=True)
+              if "error" in response}
+    if failed:
+        name, error = next(iter(failed.items()))
+        reason = error.get("type", error) if isinstance(error, dict) else error
+        raise MatchingUnavailable(f"{len(failed)} of {len(rules)} rules' searches failed, "
+                                  f"e.g. rule {name}: {reason}")
     for rule, response in zip(rules, responses, strict=True):
-        if "error" in response:
-            log.error("alert rule failed rule=%s error=%s", rule.name, response["error"])
-            continue
         matched[rule.name] = {hit["_id"] for hit in response["hits"]["hits"]}
     return matched
 

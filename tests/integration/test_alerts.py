@@ -300,3 +300,91 @@ def test_a_backtest_lists_what_the_live_alerter_sends_on_the_same_articles(alert
         index=settings.alerts_index, size=100)["hits"]["hits"]}
     assert statuses == {"land:al-41": "console", "land:al-42": "suppressed",
                         "land:al-43": "console"}
+
+
+def test_slack_away_for_a_while_is_waited_out_and_each_alert_sent_once(alert_env, tmp_path):
+    settings, env = alert_env
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [
+        {"name": "tech", "query": "*", "labels": {"tech_influence": 0.5}}]}))
+    articles = [_article(n, f"Chip story {n}", {"tech_influence": 0.9}) for n in (1, 2)]
+    _publish(settings, articles)
+    slack = SlackServer(script=[(503, {}, "down")] * 5)
+    try:
+        result = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url,
+                      NEWSWATCH_ALERTS_SLACK_MAX_ATTEMPTS="2",
+                      NEWSWATCH_ALERTS_RETRY_MAX_BACKOFF_S="1")
+        assert result.returncode == 0, result.stderr[-3000:]
+        log = " ".join(result.stderr.split())
+        assert "alerts batch not handled, retrying" in log and "SlackUnavailable" in log
+        assert [p.status for p in slack.posts] == [503] * 5 + [200, 200]
+        assert [p.payload["text"].split(" ")[1:3] for p in slack.posts[5:]] == [
+            ["Chip", "story"], ["Chip", "story"]]
+        assert {p.payload["text"] for p in slack.posts[5:]} == {
+            f"[tech] Chip story {n} (Kyodo) tech_influence 0.90 https://news.test/al/{n}"
+            for n in (1, 2)}
+        es = Elasticsearch(settings.es_url)
+        es.indices.refresh(index=settings.alerts_index)
+        statuses = {h["_id"]: h["_source"]["status"] for h in es.search(
+            index=settings.alerts_index, size=10)["hits"]["hits"]}
+        assert statuses == {"tech:al-1": "sent", "tech:al-2": "sent"}
+        assert read_topic(settings.kafka_bootstrap, settings.topic_deadletter) == []
+        again = _run(env, str(rules_file), NEWSWATCH_SLACK_WEBHOOK_URL=slack.url)
+        assert again.returncode == 0 and len(slack.posts) == 7  # nothing twice
+    finally:
+        slack.close()
+
+
+def test_elasticsearch_away_is_waited_out_and_nothing_committed_before(alert_env, tmp_path):
+    import signal
+
+    from pipelines.alerts.matcher import MatchingUnavailable, matching_ids
+    from pipelines.alerts.rules import AlertRule
+
+    settings, env = alert_env
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [
+        {"name": "land", "query": "*", "labels": {"property_purchase": 0.5}}]}))
+    article = _article(5, "Land near a base", {"property_purchase": 0.8})
+    es = Elasticsearch(settings.es_url)
+    es.index(index=settings.articles_alias, id=article.id, document=article.model_dump(
+        mode="json"), refresh=True)
+    index = next(iter(es.indices.get_alias(name=settings.articles_alias).body))
+    log_path = tmp_path / "alerter.log"
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 120
+        while text not in log_path.read_text():
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines", "alert", "run", "--rules", str(rules_file)],
+            env={**env, "NEWSWATCH_ALERTS_RETRY_MAX_BACKOFF_S": "1"}, stdout=log_file,
+            stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for("alerts started")
+            es.indices.close(index=index)
+            try:  # a rule's search erroring is the store's trouble: raised, not "no match"
+                with pytest.raises(MatchingUnavailable, match="1 of 1 rules' searches failed"):
+                    matching_ids(es, settings.articles_alias,
+                                 [AlertRule(name="land", query="*")], [article.id])
+                producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+                producer.produce(settings.topic_classified, key=article.id.encode(),
+                                 value=article.to_json_bytes(), partition=0)
+                assert producer.flush(30) == 0
+                wait_for("alerts batch not handled, retrying")
+                assert not es.indices.exists(index=settings.alerts_index) or es.count(
+                    index=settings.alerts_index)["count"] == 0
+            finally:
+                es.indices.open(index=index, wait_for_active_shards="1")
+            wait_for("[land] Land near a base (Kyodo) property_purchase 0.80")
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+    es.indices.refresh(index=settings.alerts_index)
+    (hit,) = es.search(index=settings.alerts_index, size=10)["hits"]["hits"]
+    assert (hit["_id"], hit["_source"]["status"]) == ("land:al-5", "console")
+    assert "Traceback" not in log_path.read_text()
