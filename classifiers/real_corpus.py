@@ -20,6 +20,7 @@ from classifiers.labels import LABELS
 KINDS = ("positive", "hard_negative", "easy_negative")
 NEGATIVE_KINDS = ("domestic_property", "domestic_outage", "domestic_it",
                   "own_companies_abroad", "foreign_no_effect", "other_near_miss")
+MULTIPLE = "Multiple"  # actor_country of a measure aimed at every foreign buyer or vendor
 SHORT_CHARS = (400, 2000)
 LONG_CHARS = (3000, 6000)
 REQUIRED = ("id", "story", "url", "outlet", "site", "year", "receiving_country",
@@ -175,7 +176,8 @@ def coverage(items: Sequence[RealItem]) -> Coverage:
         none=sum(not item.labels for item in items),
         hard_negatives=sum(item.kind == "hard_negative" for item in items),
         receiving_countries=len({item.receiving_country for item in items if item.labels}),
-        actor_countries=len({item.actor_country for item in items if item.labels}),
+        actor_countries=len({item.actor_country for item in items
+                             if item.labels and item.actor_country != MULTIPLE}),
         years=dict(Counter(item.year for item in items if item.year is not None)),
         long_items=sum(item.long for item in items),
         sites=len({item.site for item in items}))

@@ -98,15 +98,18 @@ class Collector:
 
     @contextlib.asynccontextmanager
     async def _polite(self, url: str) -> AsyncIterator[None]:
-        """At most N requests per host at once, spaced by the per-host interval."""
+        """At most N requests per host at once, spaced by the per-host interval. A request
+        waits for its host (slot and spacing) before it takes one of the global slots, so
+        one slow host cannot hold every slot while other hosts' feeds wait."""
         host = _host(url)
-        async with self._all, self._per_host[host]:
+        async with self._per_host[host]:
             wait = self._host_next[host] - time.monotonic()
             self._host_next[host] = max(self._host_next[host], time.monotonic()) + \
                 self.config.politeness.per_host_interval_s
             if wait > 0:
                 await asyncio.sleep(wait)
-            yield
+            async with self._all:
+                yield
 
     async def run_cycle(self, *, only_due: bool = True) -> list[FeedOutcome]:
         started = time.monotonic()

@@ -137,16 +137,26 @@ def entry_to_article(entry: Mapping[str, Any], *, feed_url: str, source: str,
     )
 
 
-_SKIP_HOURS = re.compile(rb"<skipHours\b[^>]*>(.*?)</skipHours>", re.IGNORECASE | re.DOTALL)
 _HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour>", re.IGNORECASE)
 
 
 def skip_hours(body: bytes) -> frozenset[int]:
-    """The RSS <skipHours> (UTC hours a reader should not poll); feedparser keeps only one."""
-    block = _SKIP_HOURS.search(body[:200_000])
-    if not block:
+    """The RSS <skipHours> (UTC hours a reader should not poll); feedparser keeps only one.
+
+    Found with two linear scans (the first opening tag, then its closing tag), never a
+    lazy regex across the body: a body of many unclosed <skipHours> made that quadratic.
+    """
+    head = body[:200_000]
+    lowered = head.lower()
+    start = lowered.find(b"<skiphours")
+    if start < 0:
         return frozenset()
-    return frozenset(h for h in (int(m) for m in _HOUR.findall(block.group(1))) if 0 <= h < 24)
+    opened = lowered.find(b">", start)
+    end = lowered.find(b"</skiphours>", opened)
+    if opened < 0 or end < 0:
+        return frozenset()
+    block = head[opened + 1:end]
+    return frozenset(h for h in (int(m) for m in _HOUR.findall(block)) if 0 <= h < 24)
 
 
 def ttl_seconds(feed: Mapping[str, Any]) -> float | None:

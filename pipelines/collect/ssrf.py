@@ -19,11 +19,33 @@ class BlockedAddress(Exception):
     """The URL resolves to an address the feed is not allowed to reach."""
 
 
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries and routes to: v4-mapped, 6to4, Teredo's
+    client, NAT64, v4-compatible. 2002:7f00:1:: is 127.0.0.1 behind a 6to4 relay."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in net for net in NAT64) or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def why_blocked(address: str) -> str | None:
     """The reason an address is off limits for an ordinary feed, or None when it is public."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return "site-local"
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            return why_blocked(str(inner))
     checks = [
         (ip.is_unspecified, "unspecified"),
         (ip.is_loopback, "loopback"),

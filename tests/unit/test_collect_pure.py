@@ -107,6 +107,9 @@ def test_ttl_and_skip_hours():
     assert ttl_seconds({"ttl": "soon"}) is None and ttl_seconds({}) is None
     body = b"<rss><channel><skipHours><hour>0</hour><hour> 1 </hour><hour>25</hour></skipHours>"
     assert skip_hours(body) == frozenset({0, 1})
+    unclosed = b"<rss><channel>" + b"<skipHours><hour>3</hour>" * 20_000  # once quadratic
+    assert skip_hours(unclosed) == frozenset()
+    assert skip_hours(b"<SKIPHOURS a='b'><hour>5</hour></SkipHours>") == frozenset({5})
     midnight = datetime(2026, 11, 23, 23, 30, tzinfo=UTC).timestamp()
     # 23:30 + 15 min = 23:45 -> fine; + 1 h = 00:30 is skipped, so 02:00
     assert next_poll_time(midnight, 900, None, frozenset({0, 1})) == midnight + 900
@@ -136,6 +139,10 @@ def test_retry_after_parsing():
     ("fe80::1", "link-local"), ("100.64.0.1", "CGNAT (shared) address space"),
     ("0.0.0.0", "unspecified"), ("::ffff:127.0.0.1", "loopback"), ("fd00::1", "private"),
     ("224.0.0.1", "multicast"), ("8.8.8.8", None), ("2606:4700::1111", None),
+    # IPv4 inside IPv6: 6to4, NAT64, v4-compatible; and the old site-local range
+    ("2002:7f00:1::1", "loopback"), ("2002:c0a8:101::1", "private"),
+    ("64:ff9b::a00:1", "private"), ("::127.0.0.1", "loopback"), ("fec0::1", "site-local"),
+    ("2002:808:808::1", None), ("64:ff9b::808:808", None),
 ])
 def test_ssrf_policy(address, reason):
     assert why_blocked(address) == reason
