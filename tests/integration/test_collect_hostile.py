@@ -144,3 +144,26 @@ def test_a_password_in_a_feed_url_is_never_printed(raw, server, tmp_path):
     assert "feed #1 (ftp://***@feeds.test/rss) skipped" in " ".join(run.stderr.split())
     assert "connection to 127.0.0.1:1 failed" in " ".join(run.stdout.split())
     assert [a.title for a in topic_articles(raw)] == ["G"]
+
+
+def test_one_slow_host_does_not_hold_the_slots_other_hosts_need(raw, server, tmp_path):
+    import time as clock
+
+    def slow(_seen):
+        clock.sleep(2.0)
+        return feed_reply(rss([]))
+
+    slow_urls = [server.add(f"/slow{n}", slow).replace("127.0.0.1", "localhost")
+                 for n in range(3)]
+    fast_url = server.add("/fast", feed_reply(rss([{"title": "Fast", "link": "http://f.test/1",
+                                                    "description": "d"}])))
+    config = feeds(*({"url": u} for u in [*slow_urls, fast_url]),
+                   politeness={"max_concurrency": 2, "per_host_concurrency": 1,
+                               "per_host_interval_s": 0.0})
+    outcomes = collect_once(raw, config, tmp_path / "s.sqlite")
+    assert {o.status for o in outcomes.values()} == {"ok"}
+    first_slow = min(server.hits(f"/slow{n}")[0].at for n in range(3))
+    # The fast host was asked while the first slow reply was still being awaited: the
+    # slow host's queued feeds did not sit on the second global slot.
+    assert server.hits("/fast")[0].at < first_slow + 1.5
+    assert [a.title for a in topic_articles(raw)] == ["Fast"]
