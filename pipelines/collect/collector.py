@@ -238,7 +238,8 @@ class Collector:
             return article
         async with self._polite(article.url):
             page = await self.fetcher.fetch(
-                article.url, allow_private=feed.allow_private, accept="text/html,*/*;q=0.5",
+                article.url, allow_private=feed.allow_private_links,
+                accept="text/html,*/*;q=0.5",
                 total_timeout_s=self.config.limits.full_text_timeout_s)
         if page.status != "ok":
             log.info("feed=%s full text of %s not fetched: %s", feed.display_name, article.url,

@@ -7,6 +7,7 @@
         tags: [japan, business]
         fetch_full_text: false            # fetch the linked page and extract its text
         allow_private: false              # allow loopback/private addresses (tests, intranets)
+        allow_private_links: false        # ...and for the articles' own links (full text)
     politeness:                           # optional; these are the defaults
       per_host_concurrency: 2
       per_host_interval_s: 1.0
@@ -39,7 +40,10 @@ class FeedConfig(BaseModel):
     interval_s: float = Field(default=900.0, ge=10.0)
     tags: tuple[str, ...] = ()
     fetch_full_text: bool = False
-    allow_private: bool = False
+    allow_private: bool = False  # the feed URL (and its redirects) may be a private address
+    # Article links come from the feed's content, not from the user: they may reach a
+    # private address only when this says so too (an intranet news site).
+    allow_private_links: bool = False
 
     @field_validator("url")
     @classmethod

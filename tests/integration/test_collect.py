@@ -257,7 +257,8 @@ def test_full_text_of_the_linked_page_is_extracted(raw, server, tmp_path):
     page = server.add("/story", Reply(200, ARTICLE_PAGE, {"Content-Type": "text/html"}))
     url = server.add("/full", feed_reply(rss([{"title": "Port deal", "link": page,
                                                 "description": "Short teaser."}])))
-    outcome = collect_once(raw, feeds({"url": url, "fetch_full_text": True}),
+    outcome = collect_once(raw, feeds({"url": url, "fetch_full_text": True,
+                                               "allow_private_links": True}),
                            tmp_path / "s.sqlite")[url]
     assert (outcome.status, outcome.new) == ("ok", 1)
     [article] = topic_articles(raw)

@@ -111,7 +111,8 @@ def test_one_item_link_redirecting_nowhere_costs_only_its_full_text(raw, server,
     items = [{"title": t, "link": link, "description": "short"}
              for t, link in (("Bad", bad), ("Port", port), ("Good", page))]
     url = server.add("/feed", feed_reply(rss(items)))
-    outcome = collect_once(raw, feeds({"url": url, "fetch_full_text": True}),
+    outcome = collect_once(raw, feeds({"url": url, "fetch_full_text": True,
+                                               "allow_private_links": True}),
                            tmp_path / "s.sqlite")[url]
     assert outcome.status == "ok" and outcome.new == 3
     published = {a.title: a for a in topic_articles(raw)}
@@ -167,3 +168,17 @@ def test_one_slow_host_does_not_hold_the_slots_other_hosts_need(raw, server, tmp
     # slow host's queued feeds did not sit on the second global slot.
     assert server.hits("/fast")[0].at < first_slow + 1.5
     assert [a.title for a in topic_articles(raw)] == ["Fast"]
+
+
+def test_article_links_do_not_inherit_the_feeds_allow_private(raw, server, tmp_path):
+    page = server.add("/internal/page", Reply(200, b"<html><body><article><p>"
+                                              + b"Internal only. " * 60 + b"</p></article>"
+                                              b"</body></html>", {"Content-Type": "text/html"}))
+    url = server.add("/feed", feed_reply(rss([{"title": "Item", "link": page,
+                                               "description": "feed text"}])))
+    outcome = collect_once(raw, feeds({"url": url, "fetch_full_text": True}),  # private feed
+                           tmp_path / "s.sqlite")[url]
+    assert outcome.status == "ok" and outcome.new == 1
+    assert server.hits("/internal/page") == []  # the link's private address was not asked
+    (article,) = topic_articles(raw)
+    assert (article.summary, article.content) == ("feed text", "")
