@@ -217,8 +217,7 @@ class Collector:
         try:
             if feed.fetch_full_text and fresh:
                 fresh = await asyncio.gather(*(self._with_full_text(feed, a) for a in fresh))
-            if fresh:
-                await self.publisher.publish(fresh)
+            refused = await self.publisher.publish(fresh) if fresh else []
         except PublishError as exc:  # Kafka's trouble, not the feed's: retry next cycle
             return self._fail(feed, url, str(exc), entries=parsed.entries, retry_after_s=0.0)
         finally:
@@ -229,8 +228,11 @@ class Collector:
             etag=result.etag, last_modified=result.last_modified,
             next_poll_at=next_poll_time(now, feed.interval_s, parsed.ttl_s, parsed.skipped_hours),
             moved_to=result.permanent_redirect, now=now)
-        return FeedOutcome(feed, "ok", parsed.entries, len(fresh), url=url,
-                           warning=parsed.warning)
+        for problem in refused:
+            log.warning("feed=%s %s", feed.display_name, problem)
+        warning = "; ".join(filter(None, [parsed.warning, *refused])) or None
+        return FeedOutcome(feed, "ok", parsed.entries, len(fresh) - len(refused), url=url,
+                           warning=warning)
 
     async def _with_full_text(self, feed: FeedConfig, article: Article) -> Article:
         """The linked page's main text (trafilatura), when it is longer than the feed's."""

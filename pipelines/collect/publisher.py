@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from pipelines.errors import NewswatchError
 from pipelines.schema import Article
@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 class PublishError(NewswatchError):
     """Kafka did not acknowledge every article of a batch; the batch's state is not saved."""
+
+
+def too_large(article: Article, size: int) -> str:
+    return (f"article {article.url or article.id} is {size} bytes, over Kafka's message "
+            "limit: not published (the rest of the feed is)")
 
 
 def producer_config(bootstrap: str) -> dict[str, object]:
@@ -55,10 +60,16 @@ class ArticlePublisher:
         while not self._stop.is_set():
             self.producer.poll(0.1)
 
-    async def publish(self, articles: Sequence[Article], timeout_s: float = 130.0) -> None:
-        """Send all, then wait until every one is acknowledged; raise if any is not."""
+    async def publish(self, articles: Sequence[Article], timeout_s: float = 130.0,
+                      ) -> list[str]:
+        """Send all, then wait until every one is acknowledged; raise if any is not.
+
+        An article too large for Kafka (refused by the producer or the broker) is the
+        article's own trouble: it is left out with a message, returned, and the others
+        are published."""
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[KafkaError | None]] = []
+        sent: list[tuple[Article, int, asyncio.Future[KafkaError | None]]] = []
+        refused: list[str] = []
         for article in articles:
             future: asyncio.Future[KafkaError | None] = loop.create_future()
 
@@ -66,23 +77,38 @@ class ArticlePublisher:
                             future: asyncio.Future[KafkaError | None] = future) -> None:
                 loop.call_soon_threadsafe(_settle, future, error)
 
+            value = article.to_json_bytes()
             while True:
                 try:
-                    self.producer.produce(self.topic, key=article.id.encode(),
-                                          value=article.to_json_bytes(), on_delivery=on_delivery)
+                    self.producer.produce(self.topic, key=article.id.encode(), value=value,
+                                          on_delivery=on_delivery)
+                    sent.append((article, len(value), future))
                     break
                 except BufferError:  # local queue full: let deliveries drain
                     await asyncio.sleep(0.05)
-            futures.append(future)
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                        raise PublishError(f"Kafka refused an article on {self.topic}: "
+                                           f"{exc.args[0]}") from exc
+                    refused.append(too_large(article, len(value)))
+                    break
         try:
-            errors = await asyncio.wait_for(asyncio.gather(*futures), timeout_s)
+            errors = await asyncio.wait_for(asyncio.gather(*(f for _, _, f in sent)), timeout_s)
         except TimeoutError as exc:
             raise PublishError(f"Kafka did not acknowledge {len(articles)} articles on "
                                f"{self.topic} within {timeout_s:g}s") from exc
-        failed = [str(e) for e in errors if e is not None]
+        failed = []
+        for (article, size, _future), error in zip(sent, errors, strict=True):
+            if error is None:
+                continue
+            if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:  # the broker's limit
+                refused.append(too_large(article, size))
+            else:
+                failed.append(str(error))
         if failed:
             raise PublishError(f"Kafka refused {len(failed)} of {len(articles)} articles on "
                                f"{self.topic}: {'; '.join(failed[:3])}")
+        return refused
 
     def close(self, timeout_s: float = 30.0) -> None:
         self._stop.set()

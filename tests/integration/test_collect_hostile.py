@@ -182,3 +182,16 @@ def test_article_links_do_not_inherit_the_feeds_allow_private(raw, server, tmp_p
     assert server.hits("/internal/page") == []  # the link's private address was not asked
     (article,) = topic_articles(raw)
     assert (article.summary, article.content) == ("feed text", "")
+
+
+def test_an_article_over_kafkas_message_limit_is_named_and_the_rest_published(
+        raw, server, tmp_path):
+    huge = "word " * 250_000  # 1.25 MB of text: more than Kafka takes in one message
+    url = server.add("/feed", feed_reply(rss([
+        {"title": "Huge", "link": "http://news.test/huge", "description": huge},
+        {"title": "Small", "link": "http://news.test/small", "description": "fits"}])))
+    outcome = collect_once(raw, feeds({"url": url}), tmp_path / "s.sqlite")[url]
+    assert outcome.status == "ok" and outcome.new == 1
+    assert "article http://news.test/huge is " in outcome.warning
+    assert "bytes, over Kafka's message limit: not published" in outcome.warning
+    assert [a.title for a in topic_articles(raw)] == ["Small"]
