@@ -9,9 +9,7 @@ after Kafka acknowledged its new articles.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import functools
 import logging
 import random
 import time
@@ -25,7 +23,8 @@ from urllib.parse import urlsplit
 from pipelines.collect.feeds_config import FeedConfig, FeedsFile
 from pipelines.collect.fetcher import Fetcher, FetchResult
 from pipelines.collect.metrics import CollectorMetrics
-from pipelines.collect.normalize import ParsedFeed, parse_feed
+from pipelines.collect.normalize import ParsedFeed
+from pipelines.collect.parse_pool import ParsePool, ParseRefused
 from pipelines.collect.publisher import ArticlePublisher, PublishError
 from pipelines.collect.state import StateStore
 from pipelines.schema import Article
@@ -76,10 +75,10 @@ class Collector:
     def __init__(self, config: FeedsFile, state: StateStore, publisher: ArticlePublisher,
                  fetcher: Fetcher, metrics: CollectorMetrics | None = None,
                  clock: Callable[[], float] = time.time,
-                 parse_pool: concurrent.futures.Executor | None = None) -> None:
+                 *, parse_pool: ParsePool) -> None:
         self.config = config
         # feedparser is pure Python and CPU-bound: parsing in worker processes keeps the
-        # event loop fetching while the cores parse. None: a thread (for small runs).
+        # event loop fetching while the cores parse, each parse under its caps.
         self.parse_pool = parse_pool
         self.state = state
         self.publisher = publisher
@@ -199,11 +198,13 @@ class Collector:
     async def _take_entries(self, feed: FeedConfig, url: str,
                             result: FetchResult) -> FeedOutcome:
         headers = {"content-location": result.final_url, **result.headers}
-        parsed: ParsedFeed = await asyncio.get_running_loop().run_in_executor(
-            self.parse_pool, functools.partial(
-                parse_feed, result.body, headers, feed_url=feed.url, name=feed.name,
+        try:
+            parsed: ParsedFeed = await self.parse_pool.parse(
+                result.body, headers, feed_url=feed.url, name=feed.name,
                 fallback_name=feed.display_name, tags=feed.tags,
-                collected_at=datetime.now(UTC)))
+                collected_at=datetime.now(UTC))
+        except ParseRefused as exc:
+            return self._fail(feed, url, str(exc))
         if not parsed.readable:
             content_type = result.headers.get("content-type", "unknown type")
             return self._fail(feed, url, f"not a readable feed ({content_type}): "

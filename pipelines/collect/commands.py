@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import signal
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +17,7 @@ from pipelines.collect.collector import Collector, FeedOutcome
 from pipelines.collect.feeds_config import FeedsFile, load_feeds
 from pipelines.collect.fetcher import Fetcher
 from pipelines.collect.metrics import CollectorMetrics
+from pipelines.collect.parse_pool import ParsePool
 from pipelines.collect.publisher import ArticlePublisher
 from pipelines.collect.state import StateStore
 from pipelines.console import console
@@ -81,22 +78,6 @@ def collect(
         console.print(summary_table(outcomes))
 
 
-def exit_with_parent(parent_pid: int) -> None:
-    """Parse workers end when the collector does, even when it was SIGKILLed.
-
-    They ignore SIGINT: a Ctrl-C in the terminal reaches the whole process group,
-    and stopping is the collector's decision (it shuts the pool down).
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 async def run_collector(settings: Settings, config: FeedsFile, once: bool,
                         metrics_port: int | None, state_file: Path) -> list[FeedOutcome]:
     """The collector's real entry point (the CLI and the tests both drive it)."""
@@ -106,9 +87,9 @@ async def run_collector(settings: Settings, config: FeedsFile, once: bool,
     metrics = CollectorMetrics()
     if metrics_port:
         metrics.serve(metrics_port)
-    pool = ProcessPoolExecutor(max_workers=config.limits.parse_workers or os.cpu_count(),
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=exit_with_parent, initargs=(os.getpid(),))
+    pool = ParsePool(config.limits.parse_workers or os.cpu_count() or 1,
+                     timeout_s=config.limits.parse_timeout_s,
+                     memory_mb=config.limits.parse_memory_mb)
     collector = Collector(config, state, publisher, fetcher, metrics, parse_pool=pool)
     try:
         if once:
@@ -122,7 +103,7 @@ async def run_collector(settings: Settings, config: FeedsFile, once: bool,
         await collector.run_forever(stop)
         return []
     finally:
-        pool.shutdown(cancel_futures=True)
+        pool.shutdown()
         await fetcher.aclose()
         publisher.close()
         state.close()

@@ -82,6 +82,10 @@ class Limits(BaseModel):
     seen_ids_kept: int = Field(default=200_000, description="bounded memory of published ids")
     parse_workers: int = Field(default=0, ge=0,
                                description="processes that parse feeds; 0 = one per CPU")
+    parse_timeout_s: float = Field(default=30.0, gt=0,
+                                   description="longest parse of one feed document")
+    parse_memory_mb: int = Field(default=1024, ge=0,
+                                 description="address-space cap of a parse worker; 0 = none")
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch; feed monitor)"
 
 

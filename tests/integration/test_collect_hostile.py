@@ -195,3 +195,45 @@ def test_an_article_over_kafkas_message_limit_is_named_and_the_rest_published(
     assert "article http://news.test/huge is " in outcome.warning
     assert "bytes, over Kafka's message limit: not published" in outcome.warning
     assert [a.title for a in topic_articles(raw)] == ["Small"]
+
+
+def entity_bomb(levels: int = 9) -> bytes:
+    """The billion laughs: ten of each entity in the next, ``levels`` deep."""
+    entities = ['<!ENTITY l0 "lol">'] + [
+        f'<!ENTITY l{n} "{("&l" + str(n - 1) + ";") * 10}">' for n in range(1, levels + 1)]
+    return (f'<?xml version="1.0"?><!DOCTYPE rss [{"".join(entities)}]>'
+            f'<rss version="2.0"><channel><title>t</title><item><title>&l{levels};</title>'
+            '<link>http://bomb.test/1</link></item></channel></rss>').encode()
+
+
+def test_parse_bombs_end_as_their_feeds_errors_with_bounded_memory(raw, server, tmp_path):
+    huge_attribute = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                      b'<item><title x="' + b"A" * 60_000_000 + b'">t</title>'
+                      b'<link>http://bomb.test/2</link></item></channel></rss>')
+    slow = rss([{"title": f"Item {n}", "link": f"http://slow.test/{n}",
+                 "description": "a few words " * 20} for n in range(30_000)])
+    urls = {
+        "laughs": server.add("/laughs", feed_reply(entity_bomb())),
+        "attribute": server.add("/attribute", feed_reply(huge_attribute)),
+        "slow": server.add("/slow", feed_reply(slow)),
+        "good": server.add("/good", feed_reply(rss([{"title": "Good", "description": "ok",
+                                                     "link": "http://news.test/ok"}]))),
+    }
+    body = {**FAST, "limits": {**FAST["limits"], "max_body_bytes": 80_000_000,
+                               "parse_timeout_s": 2.0, "parse_memory_mb": 600,
+                               "parse_workers": 2},
+            "feeds": [{"url": u, "name": name, "allow_private": True}
+                      for name, u in urls.items()]}
+    run, peak = collect_cli(raw, body, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {line.split("│")[1].strip(): line for line in run.stdout.splitlines()
+            if line.count("│") >= 5 and line.split("│")[1].strip() in urls}
+    print(f"\npeak RSS of the collector and its parse workers: {peak / 1024:.0f} MiB")
+    for name in ("attribute", "slow"):
+        assert "│ error" in rows[name] and "parsing took longer than 2s; refused" in rows[name]
+    # expat's amplification limit stops the entities; the lenient parser keeps the item
+    # with its entity unexpanded
+    assert "limit on input amplification factor" in rows["laughs"]
+    titles = sorted(a.title for a in topic_articles(raw))
+    assert titles == ["&l9;", "Good"]
+    assert peak < 900 * 1024  # KiB: the 600 MiB cap of a worker, plus the collector's body
