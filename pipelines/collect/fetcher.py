@@ -78,19 +78,34 @@ def _pinned(url: str, address: str) -> str:
 
 
 class Fetcher:
-    """Fetches URLs under the limits; one shared connection pool for all feeds."""
+    """Fetches URLs under the limits.
+
+    Requests go to the validated IP address with the host name in the Host header
+    and in TLS's SNI, so httpx's pool, keyed by scheme, address and port, would hand
+    a TLS connection negotiated for one host name to another name on the same
+    address. Each (scheme, host name, port) gets a client of its own instead.
+    """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s),
-            headers={"User-Agent": limits.user_agent},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
+        self._clients: dict[tuple[str, str, int], httpx.AsyncClient] = {}
+
+    def client_for(self, scheme: str, hostname: str, port: int) -> httpx.AsyncClient:
+        key = (scheme, hostname.lower(), port)
+        if key not in self._clients:
+            self._clients[key] = httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.limits.read_timeout_s,
+                                      connect=self.limits.connect_timeout_s),
+                headers={"User-Agent": self.limits.user_agent},
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
+            )
+        return self._clients[key]
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
     async def fetch(self, url: str, *, allow_private: bool, etag: str | None = None,
                     last_modified: str | None = None, accept: str = ACCEPT,
@@ -149,16 +164,17 @@ class Fetcher:
             return FetchResult("error", url, current,
                                error=f"DNS lookup of {parts.hostname} failed: {exc}")
         headers = {**headers, "Host": parts.netloc.rpartition("@")[2]}
-        request = self.client.build_request(
+        client = self.client_for(parts.scheme, parts.hostname, port)
+        request = client.build_request(
             "GET", _pinned(current, address), headers=headers,
             extensions={"sni_hostname": parts.hostname},
         )
         try:
             try:
-                response = await self.client.send(request, stream=True)
+                response = await client.send(request, stream=True)
             except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
                 # A kept-alive connection the server had already closed: one fresh try.
-                response = await self.client.send(request, stream=True)
+                response = await client.send(request, stream=True)
         except httpx.TimeoutException:
             return FetchResult("error", url, current, error=f"timed out talking to {where}")
         except httpx.HTTPError as exc:

@@ -237,3 +237,28 @@ def test_parse_bombs_end_as_their_feeds_errors_with_bounded_memory(raw, server, 
     titles = sorted(a.title for a in topic_articles(raw))
     assert titles == ["&l9;", "Good"]
     assert peak < 900 * 1024  # KiB: the 600 MiB cap of a worker, plus the collector's body
+
+
+def test_a_connection_is_never_shared_by_two_host_names_on_one_address(server):
+    import asyncio
+
+    from pipelines.collect.feeds_config import Limits
+    from pipelines.collect.fetcher import Fetcher
+
+    url = server.add("/feed", feed_reply(rss([])))
+    by_name = url.replace("127.0.0.1", "localhost")
+
+    async def fetch_all() -> list[str]:
+        fetcher = Fetcher(Limits())
+        try:
+            return [(await fetcher.fetch(u, allow_private=True)).status
+                    for u in (by_name, by_name, url)]
+        finally:
+            await fetcher.aclose()
+
+    assert asyncio.run(fetch_all()) == ["ok", "ok", "ok"]
+    first, again, other = server.hits("/feed")
+    assert first.headers["host"].startswith("localhost") and other.headers["host"].startswith(
+        "127.0.0.1")
+    assert first.client_port == again.client_port  # one name: its connection is kept alive
+    assert other.client_port != first.client_port  # another name, same address: its own

@@ -27,6 +27,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     at: float
+    client_port: int = 0  # which TCP connection the request came on
 
 
 Route = Callable[[Seen], Reply]
@@ -46,7 +47,7 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()},
-                            time.monotonic())
+                            time.monotonic(), self.client_address[1])
                 server.requests.append(seen)
                 route = server.routes.get(self.path.split("?")[0])
                 reply = route(seen) if route else Reply(404, b"not found")
