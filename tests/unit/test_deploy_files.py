@@ -44,6 +44,11 @@ def test_compose_file_is_valid_and_uses_the_pinned_versions():
             assert volume.split(":")[0] in compose["volumes"]
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert (DEPLOY / "Dockerfile").is_file()
+    published = [(name, port) for name, service in services.items()
+                 for port in service.get("ports", [])]
+    assert {name for name, _ in published} == {"kafka", "elasticsearch", "kibana"}
+    for name, port in published:  # on this host's loopback only, unless a user opens them
+        assert str(port).startswith("127.0.0.1:"), (name, port)
 
 
 def test_template_maps_every_field_of_the_classified_article():
