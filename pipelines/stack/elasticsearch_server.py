@@ -22,6 +22,7 @@ from pipelines.es_admin import es_answers
 from pipelines.stack.fetch import elasticsearch_home, ensure_elasticsearch_home
 from pipelines.stack.java import java_home_of
 from pipelines.stack.layout import ServerLayout
+from pipelines.stack.safe_files import write_no_follow
 
 ELASTICSEARCH_YML = """\
 # Written by `newswatch stack up`; edits are overwritten.
@@ -65,18 +66,27 @@ class LocalElasticsearch(ServerLayout):
             ensure_system_user(self.run_as)
             for path in (es_home, self.settings.state_dir):
                 require_reachable_by_others(path, self.run_as)
+        state = self.settings.state_dir
+        fresh = not self.home.exists()
         for folder in (self.data_dir, self.log_dir, self.home / "tmp"):
             folder.mkdir(parents=True, exist_ok=True)
+        if self.config_dir.is_symlink():
+            raise StackError(f"{self.config_dir} is a symbolic link; refused (remove it)")
         if not self.config_dir.exists():
             shutil.copytree(es_home / "config", self.config_dir)
-        (self.config_dir / "elasticsearch.yml").write_text(ELASTICSEARCH_YML.format(
+        write_no_follow(self.config_dir / "elasticsearch.yml", ELASTICSEARCH_YML.format(
             http_port=self.settings.es_port,
             transport_port=self.settings.es_transport_port,
             data_dir=self.data_dir,
             log_dir=self.log_dir,
-        ))
-        if self.run_as:
-            subprocess.run(["chown", "-R", self.run_as, str(self.home)], check=True)
+        ), within=state, mode=0o644)
+        self.home.chmod(0o700)
+        if self.run_as and fresh:
+            # -h: a symlink in the folder is chowned itself, never what it points to.
+            subprocess.run(["chown", "-R", "-h", self.run_as, str(self.home)], check=True)
+        elif self.run_as:
+            os.chown(self.config_dir / "elasticsearch.yml", pwd.getpwnam(self.run_as).pw_uid,
+                     -1, follow_symlinks=False)
 
     def command(self, java: Path) -> tuple[list[str], dict[str, str], str | None]:
         env = {

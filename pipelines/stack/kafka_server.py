@@ -70,6 +70,7 @@ class LocalKafka(ServerLayout):
         ensure_kafka_libs(self.settings.cache_dir, self.settings.deploy_dir, self.versions)
         for folder in (self.data_dir, self.log_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)  # its owner's only, like everything in the state folder
         advertised_host = self.settings.kafka_bootstrap.split(",")[0].rpartition(":")[0]
         (self.home / "server.properties").write_text(SERVER_PROPERTIES.format(
             port=self.settings.kafka_port,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from pipelines.stack.processes import (
     tail,
     write_pidfile,
 )
+from pipelines.stack.safe_files import append_no_follow
 from pipelines.stack.versions import load_versions
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,11 @@ def servers(settings: Settings) -> list[LocalKafka | LocalElasticsearch]:
 @contextlib.contextmanager
 def stack_lock(settings: Settings) -> Iterator[None]:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    settings.state_dir.chmod(0o755)
-    with open(settings.state_dir / "stack.lock", "w") as handle:
+    # Others may pass through (the Elasticsearch user, to its own folder) but not list
+    # or read: every file the stack writes here is its owner's only.
+    settings.state_dir.chmod(0o711)
+    lock = append_no_follow(settings.state_dir / "stack.lock", within=settings.state_dir)
+    with os.fdopen(lock, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -68,7 +73,7 @@ def stack_lock(settings: Settings) -> Iterator[None]:
 
 
 def _live_pid(pidfile: Path) -> int | None:
-    pid = read_pidfile(pidfile)
+    pid = read_pidfile(pidfile)  # None when stale: never signal a process that is not ours
     return pid if pid is not None and pid_alive(pid) else None
 
 
@@ -88,7 +93,13 @@ def up(settings: Settings) -> list[ServerStatus]:
         needed = []
         for server in servers(settings):
             if server.healthy():
-                log.info(f"{server.name} already running")
+                if _live_pid(server.pidfile) is None:
+                    log.warning(f"{server.name}: something that answers like it is already "
+                                f"listening on port {server.ports[0]}, but newswatch did not "
+                                "start it (no live pid file): using it as it is; `stack down` "
+                                "will not stop it")
+                else:
+                    log.info(f"{server.name} already running")
                 continue
             busy = [port for port in server.ports if port_is_open(port)]
             if busy:

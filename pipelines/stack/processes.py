@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pipelines.stack.safe_files import append_no_follow, write_no_follow
+
 
 def port_is_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     """True when something accepts TCP connections on host:port."""
@@ -34,9 +36,10 @@ def start_detached(
     log_path: Path,
     user: str | None = None,
 ) -> int:
-    """Start argv in a new session, output appended to log_path; returns its pid."""
+    """Start argv in a new session, output appended to log_path (never through a symlink:
+    the log may sit in the server user's folder); returns its pid."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    with os.fdopen(append_no_follow(log_path, within=cwd.parent), "ab") as log:
         process = subprocess.Popen(
             list(argv),
             cwd=cwd,
@@ -111,16 +114,29 @@ def stop_group(pgid: int, timeout_s: float = 30.0) -> bool:
     return True
 
 
-def read_pidfile(path: Path) -> int | None:
+def started_at(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22): with
+    the pid, it names one process; a recycled pid has another start time."""
     try:
-        return int(path.read_text().strip())
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def read_pidfile(path: Path) -> int | None:
+    """The pid in the file while that very process lives; None for a stale file (the
+    process ended, or its pid now belongs to another process)."""
+    try:
+        pid_text, _, start = path.read_text().strip().partition(" ")
+        pid = int(pid_text)
     except (FileNotFoundError, ValueError):
         return None
+    return pid if start and started_at(pid) == start else None
 
 
 def write_pidfile(path: Path, pid: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{pid}\n")
+    write_no_follow(path, f"{pid} {started_at(pid) or ''}\n", within=path.parent)
 
 
 def tail(path: Path, lines: int = 15) -> str:

@@ -74,3 +74,46 @@ def test_up_is_idempotent_and_down_leaves_no_port_and_no_process(private_stack_e
     assert [p for p in PORTS.values() if port_is_open(p)] == []
     assert {name: group_members(pid) for name, pid in pids.items()} == {"kafka": [], "es": []}
     assert newswatch(env, "stack", "status").returncode == 1
+
+
+def test_the_state_folder_is_private_a_planted_symlink_is_refused_and_a_stale_pid_spared(
+        private_stack_env, tmp_path):
+    import stat
+
+    env, state = private_stack_env
+    up = newswatch(env, "stack", "up")
+    assert up.returncode == 0, up.stderr
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in
+            (state, state / "kafka", state / "elasticsearch", state / "kafka.pid",
+             state / "elasticsearch.pid", state / "stack.lock")}
+    assert mode == {state.name: 0o711, "kafka": 0o700, "elasticsearch": 0o700,
+                    "kafka.pid": 0o600, "elasticsearch.pid": 0o600, "stack.lock": 0o600}
+    if os.geteuid() == 0:  # the Elasticsearch user owns its folder, and only that
+        import pwd
+
+        assert pwd.getpwuid((state / "elasticsearch").stat().st_uid).pw_name == "newswatch"
+    assert newswatch(env, "stack", "down").returncode == 0
+
+    # What the Elasticsearch user could plant in its own folder: root must not write there.
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    config = state / "elasticsearch" / "config" / "elasticsearch.yml"
+    config.unlink()
+    config.symlink_to(victim)
+    refused = newswatch(env, "stack", "up")
+    assert refused.returncode != 0
+    assert f"{config} is a symbolic link where newswatch writes a file; refused" in \
+        " ".join(refused.stderr.split())
+    assert victim.read_text() == "untouched\n" and "Traceback" not in refused.stderr
+    config.unlink()
+
+    # A pid file whose process is gone and whose pid now belongs to another process.
+    stranger = subprocess.Popen(["sleep", "120"])
+    try:
+        (state / "kafka.pid").write_text(f"{stranger.pid} 12345\n")  # another start time
+        down = newswatch(env, "stack", "down")
+        assert down.returncode == 0, down.stderr
+        assert stranger.poll() is None  # not signalled: not ours
+    finally:
+        stranger.kill()
+        stranger.wait()

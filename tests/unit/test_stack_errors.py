@@ -112,3 +112,38 @@ def test_every_command_has_help(args):
                             text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def test_a_pid_file_names_one_process_by_pid_and_start_time(tmp_path):
+    import os
+
+    from pipelines.stack.processes import read_pidfile, started_at, write_pidfile
+
+    path = tmp_path / "x.pid"
+    write_pidfile(path, os.getpid())
+    assert read_pidfile(path) == os.getpid()
+    assert path.read_text() == f"{os.getpid()} {started_at(os.getpid())}\n"
+    path.write_text(f"{os.getpid()} 1\n")  # the pid, recycled by another process
+    assert read_pidfile(path) is None
+    path.write_text(f"{os.getpid()}\n")  # no start time: cannot be told apart, so not ours
+    assert read_pidfile(path) is None
+
+
+def test_no_write_goes_through_a_planted_symlink(tmp_path):
+    import pytest
+
+    from pipelines.errors import StackError
+    from pipelines.stack.safe_files import write_no_follow
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "file").symlink_to(victim)
+    with pytest.raises(StackError, match="is a symbolic link where newswatch writes a file"):
+        write_no_follow(tmp_path / "home" / "file", "evil", within=tmp_path)
+    (tmp_path / "linked").symlink_to(tmp_path / "home", target_is_directory=True)
+    with pytest.raises(StackError, match="linked is a symbolic link"):
+        write_no_follow(tmp_path / "linked" / "new", "evil", within=tmp_path)
+    assert victim.read_text() == "keep"
+    write_no_follow(tmp_path / "home" / "plain", "ok", within=tmp_path)
+    assert (tmp_path / "home" / "plain").read_text() == "ok"
