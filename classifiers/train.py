@@ -50,7 +50,7 @@ class TrainingConfig:
     window_stride: int = 64  # tokens shared by consecutive windows
     batch_size: int = 16
     # plain fine-tune (batch_size articles a step, all their windows)
-    epochs: int = 3
+    epochs: int = 6  # chosen on the validation split: 3 epochs 0.84, 6 epochs 0.89 macro-F1
     lr_encoder: float = 5e-5
     lr_head: float = 2e-3
     # SetFit-style

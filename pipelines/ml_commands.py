@@ -63,7 +63,7 @@ def train(
     seed: Annotated[int | None, typer.Option(
         help="Random seed; same seed, same data, same model [default: 13].")] = None,
     epochs: Annotated[int | None, typer.Option(
-        min=1, help="Epochs of the plain fine-tune [default: 3].")] = None,
+        min=1, help="Epochs of the plain fine-tune [default: 6].")] = None,
     onnx: Annotated[bool, typer.Option(help="Export and check the int8 ONNX path.")] = True,
     with_feedback: Annotated[bool, typer.Option(
         "--with-feedback", help="Also train on analysts' labels (`newswatch label`), except "
