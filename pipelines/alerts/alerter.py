@@ -86,13 +86,26 @@ class Alerter:
         self.dead_letter = dead_letter
         self.console = console
 
-    def handle(self, events: Sequence[ClassifiedArticle]) -> BatchOutcome:
+    def handle(self, events: Sequence[ClassifiedArticle],
+               allow_missing: bool = False) -> BatchOutcome:
+        """Alert on a batch of events. An event whose article the articles alias does not
+        show yet (an alias being switched to a rebuilt index, a refresh still to come)
+        raises MatchingUnavailable, so the batch is handled again rather than matched
+        against nothing; ``allow_missing`` goes on without those articles."""
         outcome = BatchOutcome(events=len(events))
         if not events:
             return outcome
         self.client.indices.refresh(index=self.articles_index)  # the newest are searchable
-        matched = matching_ids(self.client, self.articles_index, self.rules,
-                               [e.id for e in events])
+        ids = [e.id for e in events]
+        found = self.client.count(index=self.articles_index,
+                                  query={"ids": {"values": ids}})["count"]
+        if found < len(set(ids)):
+            missing = (f"{len(set(ids)) - found} of {len(set(ids))} articles are not "
+                       f"searchable in {self.articles_index}")
+            if not allow_missing:
+                raise MatchingUnavailable(f"{missing} yet")
+            log.error("alerts going on without them: %s", missing)
+        matched = matching_ids(self.client, self.articles_index, self.rules, ids)
         for article in events:
             for rule in self.rules:
                 if article.id in matched.get(rule.name, ()):
@@ -180,16 +193,21 @@ STORE_AWAY = (SlackUnavailable, MatchingUnavailable, ApiError, TransportError)
 
 def handle_until_done(alerter: Alerter, events: Sequence[ClassifiedArticle],
                       consumer: Consumer, stop: Callable[[], bool],
-                      max_backoff_s: float = 60.0) -> BatchOutcome | None:
+                      max_backoff_s: float = 60.0,
+                      missing_wait_s: float = 300.0) -> BatchOutcome | None:
     """Handle one batch; while Elasticsearch or Slack is away, wait and handle it again.
     Reading is paused meanwhile and the consumer keeps its group membership, however
-    long Slack asks to wait. None when stopped before the batch was handled (its offsets
-    are then not committed, and the next run handles it)."""
+    long Slack asks to wait. Articles the index does not show are waited for up to
+    ``missing_wait_s``, then the batch goes on without them (logged). None when stopped
+    before the batch was handled (its offsets are then not committed, and the next run
+    handles it)."""
     delay, paused = 1.0, False
+    started = time.monotonic()
     try:
         while True:
             try:
-                return alerter.handle(events)
+                return alerter.handle(events,
+                                      allow_missing=time.monotonic() - started > missing_wait_s)
             except STORE_AWAY as exc:
                 log.warning("alerts batch not handled, retrying in %.0fs: %s: %s", delay,
                             type(exc).__name__, exc)

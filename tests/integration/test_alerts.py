@@ -388,3 +388,43 @@ def test_elasticsearch_away_is_waited_out_and_nothing_committed_before(alert_env
     (hit,) = es.search(index=settings.alerts_index, size=10)["hits"]["hits"]
     assert (hit["_id"], hit["_source"]["status"]) == ("land:al-5", "console")
     assert "Traceback" not in log_path.read_text()
+
+
+def test_an_event_whose_article_is_not_searchable_yet_is_waited_for(alert_env, tmp_path):
+    """As during `replay --into-new-index`: the event arrives before the alias shows its
+    article. It is not matched against nothing and committed; it alerts once it shows."""
+    import signal
+
+    settings, env = alert_env
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [
+        {"name": "land", "query": "*", "labels": {"property_purchase": 0.5}}]}))
+    article = _article(7, "Port land bought", {"property_purchase": 0.9})
+    log_path = tmp_path / "alerter.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines", "alert", "run", "--rules", str(rules_file)],
+            env={**env, "NEWSWATCH_ALERTS_RETRY_MAX_BACKOFF_S": "1"}, stdout=log_file,
+            stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while "alerts started" not in log_path.read_text():
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+            producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+            producer.produce(settings.topic_classified, key=article.id.encode(),
+                             value=article.to_json_bytes(), partition=0)
+            assert producer.flush(30) == 0
+            while "1 of 1 articles are not searchable" not in log_path.read_text():
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                time.sleep(0.2)
+            Elasticsearch(settings.es_url).index(index=settings.articles_alias, id=article.id,
+                                                 document=article.model_dump(mode="json"))
+            while "[land] Port land bought (Kyodo)" not in log_path.read_text():
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                time.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0, log_path.read_text()[-3000:]
