@@ -1,5 +1,21 @@
-"""Fixtures of the integration tests that drive the pipeline."""
+"""Fixtures of the integration tests: the pipeline's environment, a local feed server, and
+settings whose raw topic is a fresh one."""
+
+import pytest
 
 from tests.integration.pipeline_helpers import pipeline_env
+from tests.support.feed_server import FeedServer
 
 __all__ = ["pipeline_env"]
+
+
+@pytest.fixture
+def server():
+    srv = FeedServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def raw(stack, topic):
+    return stack.model_copy(update={"topic_raw": topic})

@@ -87,6 +87,15 @@ def _run(env: dict[str, str], rules_file: str, **extra: str) -> subprocess.Compl
         env={**env, **extra}, capture_output=True, text=True, timeout=180, check=False)
 
 
+def wait_for_text(path, text: str, process, timeout_s: float = 120) -> None:
+    """Until ``text`` is in the log at ``path`` (the process must stay up meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    while text not in path.read_text():
+        assert process.poll() is None, path.read_text()[-3000:]
+        assert time.monotonic() < deadline, path.read_text()[-3000:]
+        time.sleep(0.2)
+
+
 def test_alerts_reach_slack_once_escaped_in_order_and_survive_restarts(alert_env, tmp_path):
     settings, env = alert_env
     rules_file = tmp_path / "alerts.yaml"
@@ -351,21 +360,13 @@ def test_elasticsearch_away_is_waited_out_and_nothing_committed_before(alert_env
         mode="json"), refresh=True)
     index = next(iter(es.indices.get_alias(name=settings.articles_alias).body))
     log_path = tmp_path / "alerter.log"
-
-    def wait_for(text: str) -> None:
-        deadline = time.monotonic() + 120
-        while text not in log_path.read_text():
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.2)
-
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "pipelines", "alert", "run", "--rules", str(rules_file)],
             env={**env, "NEWSWATCH_ALERTS_RETRY_MAX_BACKOFF_S": "1"}, stdout=log_file,
             stderr=subprocess.STDOUT, text=True)
         try:
-            wait_for("alerts started")
+            wait_for_text(log_path, "alerts started", process)
             es.indices.close(index=index)
             try:  # a rule's search erroring is the store's trouble: raised, not "no match"
                 with pytest.raises(MatchingUnavailable, match="1 of 1 rules' searches failed"):
@@ -375,12 +376,13 @@ def test_elasticsearch_away_is_waited_out_and_nothing_committed_before(alert_env
                 producer.produce(settings.topic_classified, key=article.id.encode(),
                                  value=article.to_json_bytes(), partition=0)
                 assert producer.flush(30) == 0
-                wait_for("alerts batch not handled, retrying")
+                wait_for_text(log_path, "alerts batch not handled, retrying", process)
                 assert not es.indices.exists(index=settings.alerts_index) or es.count(
                     index=settings.alerts_index)["count"] == 0
             finally:
                 es.indices.open(index=index, wait_for_active_shards="1")
-            wait_for("[land] Land near a base (Kyodo) property_purchase 0.80")
+            wait_for_text(log_path, "[land] Land near a base (Kyodo) property_purchase 0.80",
+                          process)
         finally:
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 0, log_path.read_text()[-3000:]
@@ -407,24 +409,15 @@ def test_an_event_whose_article_is_not_searchable_yet_is_waited_for(alert_env, t
             env={**env, "NEWSWATCH_ALERTS_RETRY_MAX_BACKOFF_S": "1"}, stdout=log_file,
             stderr=subprocess.STDOUT, text=True)
         try:
-            deadline = time.monotonic() + 120
-            while "alerts started" not in log_path.read_text():
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+            wait_for_text(log_path, "alerts started", process)
             producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
             producer.produce(settings.topic_classified, key=article.id.encode(),
                              value=article.to_json_bytes(), partition=0)
             assert producer.flush(30) == 0
-            while "1 of 1 articles are not searchable" not in log_path.read_text():
-                assert process.poll() is None, log_path.read_text()[-3000:]
-                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-                time.sleep(0.2)
+            wait_for_text(log_path, "1 of 1 articles are not searchable", process)
             Elasticsearch(settings.es_url).index(index=settings.articles_alias, id=article.id,
                                                  document=article.model_dump(mode="json"))
-            while "[land] Port land bought (Kyodo)" not in log_path.read_text():
-                assert process.poll() is None, log_path.read_text()[-3000:]
-                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-                time.sleep(0.2)
+            wait_for_text(log_path, "[land] Port land bought (Kyodo)", process)
         finally:
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 0, log_path.read_text()[-3000:]

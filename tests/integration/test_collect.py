@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.collect.normalize import article_id, canonical_url
 from tests.integration.collect_helpers import collect_once, feeds, topic_articles
-from tests.support.feed_server import FeedServer, Reply, feed_reply, gzipped, rss, trickle
+from tests.support.feed_server import Reply, feed_reply, gzipped, rss, trickle
 
 pytestmark = pytest.mark.integration
 
@@ -50,18 +50,6 @@ SJIS = rss([{"title": "\u5916\u8cc7\u306b\u3088\u308b\u571f\u5730\u8cb7\u53ce",
              "description": "\u5317\u6d77\u9053\u306e\u68ee\u6797\u304c\u5916\u56fd"
                             "\u8cc7\u672c\u306b\u8cb7\u53ce\u3055\u308c\u305f\u3002"}],
            encoding="shift_jis")
-
-
-@pytest.fixture
-def server():
-    srv = FeedServer()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def raw(stack, topic):
-    return stack.model_copy(update={"topic_raw": topic})
 
 
 def test_every_format_lands_once_with_exact_fields(raw, server, tmp_path):

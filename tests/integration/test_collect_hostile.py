@@ -13,21 +13,9 @@ import pytest
 import yaml
 
 from tests.integration.collect_helpers import FAST, collect_once, feeds, topic_articles
-from tests.support.feed_server import FeedServer, Reply, feed_reply, rss
+from tests.support.feed_server import Reply, feed_reply, rss
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def server():
-    srv = FeedServer()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def raw(stack, topic):
-    return stack.model_copy(update={"topic_raw": topic})
 
 
 # Runs the collector as its child and reports that child's peak RSS: only a fresh parent
