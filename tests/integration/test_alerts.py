@@ -74,6 +74,11 @@ def _publish(settings: Settings, articles: list[ClassifiedArticle]) -> None:
     for article in articles:  # as the pipeline does: indexed first, then announced
         es.index(index=settings.articles_alias, id=article.id,
                  document=article.model_dump(mode="json"))
+    _announce(settings, articles)
+
+
+def _announce(settings: Settings, articles: list[ClassifiedArticle]) -> None:
+    """The classified events on Kafka, as the pipeline publishes them."""
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
     for article in articles:
         producer.produce(settings.topic_classified, key=article.id.encode(),
@@ -372,10 +377,7 @@ def test_elasticsearch_away_is_waited_out_and_nothing_committed_before(alert_env
                 with pytest.raises(MatchingUnavailable, match="1 of 1 rules' searches failed"):
                     matching_ids(es, settings.articles_alias,
                                  [AlertRule(name="land", query="*")], [article.id])
-                producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
-                producer.produce(settings.topic_classified, key=article.id.encode(),
-                                 value=article.to_json_bytes(), partition=0)
-                assert producer.flush(30) == 0
+                _announce(settings, [article])
                 wait_for_text(log_path, "alerts batch not handled, retrying", process)
                 assert not es.indices.exists(index=settings.alerts_index) or es.count(
                     index=settings.alerts_index)["count"] == 0
@@ -410,10 +412,7 @@ def test_an_event_whose_article_is_not_searchable_yet_is_waited_for(alert_env, t
             stderr=subprocess.STDOUT, text=True)
         try:
             wait_for_text(log_path, "alerts started", process)
-            producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
-            producer.produce(settings.topic_classified, key=article.id.encode(),
-                             value=article.to_json_bytes(), partition=0)
-            assert producer.flush(30) == 0
+            _announce(settings, [article])
             wait_for_text(log_path, "1 of 1 articles are not searchable", process)
             Elasticsearch(settings.es_url).index(index=settings.articles_alias, id=article.id,
                                                  document=article.model_dump(mode="json"))
