@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +28,7 @@ class BenchEnv:
     specs: list[TopicSpec]
 
     def cleanup(self, *indices: str) -> None:
-        AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap}).delete_topics(
+        self.settings.kafka.admin().delete_topics(
             [s.name for s in self.specs])
         alias = self.settings.articles_alias
         names = [*self.es.indices.get(index=f"{alias}-*").body, *indices]
@@ -46,8 +45,8 @@ def bench_env(**extra: Any) -> BenchEnv:
                  "pipeline_group_id": f"bench-{unique}", **extra}
     settings = load_settings(**overrides)
     specs = topic_specs(settings)
-    ensure_topics(settings.kafka_bootstrap, specs)
-    es = Elasticsearch(settings.es_url, request_timeout=30)
+    ensure_topics(settings.kafka, specs)
+    es = settings.elasticsearch.client()
     ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            "HF_HUB_OFFLINE": "1",

@@ -28,7 +28,6 @@ from pathlib import Path
 import feedparser
 import httpx
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 
 from pipelines.collect.commands import run_collector
 from pipelines.collect.feeds_config import FeedsFile
@@ -118,7 +117,7 @@ def main() -> None:
 
     settings = load_settings()
     topic = f"bench.collect.{uuid.uuid4().hex[:8]}"
-    ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, 3)])
+    ensure_topics(settings.kafka, [TopicSpec(topic, 3)])
     settings = settings.model_copy(update={"topic_raw": topic})
     ports: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(ports, args.feeds, args.items),
@@ -142,7 +141,7 @@ def main() -> None:
             results["peer_again"].append(plain_get_poller(settings.kafka_bootstrap, topic, urls))
     finally:
         server.terminate()
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics([topic])
+        settings.kafka.admin().delete_topics([topic])
 
     def row(name: str, key: str) -> tuple[float, float]:
         seconds = statistics.median(s for s, _ in results[key])

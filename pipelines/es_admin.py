@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from pipelines.errors import NewswatchError
+from pipelines.es_connection import ElasticsearchConnection
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,16 +20,16 @@ TEMPLATE_FILE = "elasticsearch/articles-template.json"
 
 
 def es_client(settings: Settings) -> Elasticsearch:
-    return Elasticsearch(settings.es_url, request_timeout=30, retry_on_timeout=True, max_retries=3)
+    return settings.elasticsearch.client()
 
 
-def es_answers(es_url: str, timeout_s: float = 3.0) -> bool:
-    """True when the cluster at es_url answers with status green or yellow."""
+def es_answers(es: ElasticsearchConnection, timeout_s: float = 3.0) -> bool:
+    """True when the cluster answers (with the deployment's credentials) green or yellow."""
     try:
-        response = httpx.get(f"{es_url}/_cluster/health", timeout=timeout_s)
-    except httpx.HTTPError:
+        health = es.client(max_retries=0).options(request_timeout=timeout_s).cluster.health()
+    except (ApiError, TransportError):
         return False
-    return response.status_code == 200 and response.json().get("status") in ("green", "yellow")
+    return health.get("status") in ("green", "yellow")
 
 
 def articles_template(deploy_dir: Path, alias: str) -> dict[str, Any]:

@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
 from pipelines.errors import NewswatchError
+from pipelines.kafka_connection import KafkaConnection
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,23 +38,19 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    # librdkafka logs connection failures to stderr by default; route them to logging.
-    return AdminClient({"bootstrap.servers": bootstrap, "logger": log})
-
-
-def kafka_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    """True when a broker at bootstrap answers a metadata request."""
+def kafka_answers(kafka: KafkaConnection, timeout_s: float = 3.0) -> bool:
+    """True when a broker of ``kafka`` answers a metadata request."""
     try:
-        admin_client(bootstrap).list_topics(timeout=timeout_s)
+        kafka.admin().list_topics(timeout=timeout_s)
     except KafkaException:
         return False
     return True
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int = 1) -> list[str]:
+def ensure_topics(kafka: KafkaConnection, specs: list[TopicSpec],
+                  replication: int = 1) -> list[str]:
     """Create the topics that do not exist yet; returns the names created. Idempotent."""
-    admin = admin_client(bootstrap)
+    admin = kafka.admin()
     futures = admin.create_topics(
         [NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication,
                   config=s.config) for s in specs],

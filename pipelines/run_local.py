@@ -72,11 +72,12 @@ def run_product(settings: Settings, config_file: Path | None, feeds_file: Path) 
         "pipeline": subprocess.Popen(_newswatch(*common, "pipeline", "run")),
         "alerter": subprocess.Popen(_newswatch(*common, "alert", "run")),
     }
+    es = settings.elasticsearch.shown_url
     console.print(
         f"newswatch is running: collector, pipeline, alerter (pids "
         f"{', '.join(str(p.pid) for p in stages.values())}).\n"
-        f"  search:  curl '{settings.es_url}/{settings.articles_alias}/_search?q=labels:*&pretty'\n"
-        f"  alerts:  curl '{settings.es_url}/{settings.alerts_index}/_search?pretty' "
+        f"  search:  curl '{es}/{settings.articles_alias}/_search?q=labels:*&pretty'\n"
+        f"  alerts:  curl '{es}/{settings.alerts_index}/_search?pretty' "
         f"(Slack when NEWSWATCH_SLACK_WEBHOOK_URL is set, else printed here)\n"
         f"  feeds:   {feeds}\n"
         "Ctrl-C stops everything; `newswatch stack down` stops Kafka and Elasticsearch.")

@@ -16,7 +16,7 @@ import getpass
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -28,6 +28,9 @@ from pydantic_settings import (
 )
 
 from pipelines.errors import ConfigError
+from pipelines.es_connection import ElasticsearchConnection
+from pipelines.kafka_connection import KafkaConnection
+from pipelines.redact import redact_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_ENV_VAR = "NEWSWATCH_CONFIG"
@@ -72,6 +75,20 @@ class Settings(BaseSettings):
     # Where the clients connect. The embedded local stack listens on these ports too.
     kafka_bootstrap: str = "localhost:9092"
     es_url: str = "http://localhost:9200"
+    # How a real deployment authenticates (pipelines/kafka_connection.py and
+    # pipelines/es_connection.py build every client from these).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = Field(default=None,
+                                               description="CA file of the brokers' TLS")
+    es_api_key: SecretStr | None = Field(default=None, description="base64 id:key")
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_ca_certs: Path | None = Field(default=None, description="CA file of the cluster's TLS")
+    es_request_timeout_s: float = Field(default=60.0, gt=0)
 
     # Stores.
     topic_raw: str = "newswatch.articles.raw"
@@ -120,13 +137,22 @@ class Settings(BaseSettings):
     analyst: str = Field(default_factory=getpass.getuser,
                          description="who `newswatch label` records as the analyst")
 
+    # The analyst's board (pipelines/board/, docs/adr/0005-analyst-board.md). Loopback by
+    # default; bound anywhere else, it refuses to start without a token.
+    board_host: str = "127.0.0.1"
+    board_port: int = Field(default=8765, ge=0, le=65535)
+    board_token: SecretStr | None = Field(
+        default=None, description="required when board_host is not loopback")
+
     # Secrets: never logged, never in git.
     slack_webhook_url: SecretStr | None = None
 
-    @field_validator("slack_webhook_url", mode="before")
+    @field_validator("slack_webhook_url", "board_token", "kafka_sasl_mechanism",
+                     "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_ca_location",
+                     "es_api_key", "es_username", "es_password", "es_ca_certs", mode="before")
     @classmethod
-    def _empty_webhook_is_none(cls, value: object) -> object:
-        # docker compose passes an unset variable as "": that means no webhook.
+    def _empty_is_none(cls, value: object) -> object:
+        # docker compose passes an unset variable as "": that means "not set".
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         return None if isinstance(raw, str) and not raw.strip() else value
 
@@ -145,6 +171,16 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """Where Kafka is and how to authenticate: every Kafka client is built from this."""
+        return KafkaConnection.from_settings(self)
+
+    @property
+    def elasticsearch(self) -> ElasticsearchConnection:
+        """Where Elasticsearch is and how to authenticate: every client is built from this."""
+        return ElasticsearchConnection.from_settings(self)
 
     @property
     def kafka_port(self) -> int:
@@ -195,6 +231,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+        # Without the inputs: a rejected value may be a password or a URL with one.
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {redact_text(e['msg'])}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        raise ConfigError(f"invalid settings: {problems}") from None
     finally:
         _config_file.reset(token)

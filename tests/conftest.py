@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
 from pipelines.es_admin import ensure_articles_index, es_client
@@ -61,9 +60,9 @@ def unique() -> str:
 def topic(stack: Settings, unique: str) -> Iterator[str]:
     """A fresh single-partition topic, deleted afterwards."""
     name = f"newswatch.test.{unique}"
-    ensure_topics(stack.kafka_bootstrap, [TopicSpec(name, 1)])
+    ensure_topics(stack.kafka, [TopicSpec(name, 1)])
     yield name
-    AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).delete_topics([name])
+    stack.kafka.admin().delete_topics([name])
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from pydantic import ValidationError
 
@@ -37,6 +37,7 @@ from pipelines.alerts.slack_message import (
 )
 from pipelines.alerts.state import AlertState
 from pipelines.errors import NewswatchError
+from pipelines.kafka_connection import KafkaConnection
 from pipelines.schema import Alert, ClassifiedArticle, DeadLetter, utc_now
 
 log = logging.getLogger(__name__)
@@ -295,10 +296,9 @@ def _log_digests(outcome: BatchOutcome, total: BatchOutcome) -> None:
         total.add(outcome)
 
 
-def dead_letter_producer(bootstrap: str, topic: str) -> tuple[Callable[[DeadLetter], None],
-                                                              Callable[[bytes], None]]:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                         "enable.idempotence": True, "logger": log})
+def dead_letter_producer(kafka: KafkaConnection, topic: str) -> tuple[
+        Callable[[DeadLetter], None], Callable[[bytes], None]]:
+    producer = kafka.producer("newswatch-alerts")
 
     def letter(dead: DeadLetter) -> None:
         producer.produce(topic, key=(dead.key or "").encode(), value=dead.to_json_bytes())

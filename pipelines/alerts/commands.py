@@ -9,7 +9,6 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from confluent_kafka import Consumer
 
 from pipelines.alerts.alerter import Alerter, consume, dead_letter_producer
 from pipelines.alerts.matcher import validate_rules
@@ -59,14 +58,12 @@ def run_alerts(
     webhook = (SlackWebhook(settings.slack_webhook_url,
                             max_attempts=settings.alerts_slack_max_attempts)
                if settings.slack_webhook_url is not None else None)
-    letter, raw_letter = dead_letter_producer(settings.kafka_bootstrap,
-                                              settings.topic_deadletter)
+    letter, raw_letter = dead_letter_producer(settings.kafka, settings.topic_deadletter)
     alerter = Alerter(client, settings.articles_alias, good, state, webhook, letter,
                       lambda text: console.print(text, markup=False, highlight=False))
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": settings.alerts_group_id, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest", "logger": log,
-                         "enable.partition.eof": once})  # --once ends at the partitions' ends
+    consumer = settings.kafka.consumer(settings.alerts_group_id, {
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": once})  # --once ends at the partitions' ends
     consumer.subscribe([settings.topic_classified])
     stopping = {"now": False}
 

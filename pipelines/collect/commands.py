@@ -66,12 +66,12 @@ def collect(
         log.error(problem)
     if not config.feeds:
         raise ConfigError(f"{feeds} has no usable feed")
-    if not kafka_answers(settings.kafka_bootstrap):
-        raise NewswatchError(f"Kafka at {settings.kafka_bootstrap} does not answer; start the "
+    if not kafka_answers(settings.kafka):
+        raise NewswatchError(f"Kafka at {settings.kafka} does not answer; start the "
                              "local stack with `newswatch stack up` or set "
                              "NEWSWATCH_KAFKA_BOOTSTRAP")
     raw = [s for s in topic_specs(settings) if s.name == settings.topic_raw]
-    ensure_topics(settings.kafka_bootstrap, raw)
+    ensure_topics(settings.kafka, raw)
     outcomes = asyncio.run(run_collector(settings, config, once, metrics_port,
                                     state_file or settings.state_dir / "collector.sqlite"))
     if once:
@@ -82,7 +82,7 @@ async def run_collector(settings: Settings, config: FeedsFile, once: bool,
                         metrics_port: int | None, state_file: Path) -> list[FeedOutcome]:
     """The collector's real entry point (the CLI and the tests both drive it)."""
     state = StateStore(state_file, config.limits.seen_ids_kept)
-    publisher = ArticlePublisher(settings.kafka_bootstrap, settings.topic_raw)
+    publisher = ArticlePublisher(settings.kafka, settings.topic_raw)
     fetcher = Fetcher(config.limits)
     metrics = CollectorMetrics()
     if metrics_port:

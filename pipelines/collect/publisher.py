@@ -12,9 +12,10 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from pipelines.errors import NewswatchError
+from pipelines.kafka_connection import KafkaConnection
 from pipelines.schema import Article
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,8 @@ def too_large(article: Article, size: int) -> str:
             "limit: not published (the rest of the feed is)")
 
 
-def producer_config(bootstrap: str) -> dict[str, object]:
-    return {
-        "bootstrap.servers": bootstrap,
-        "acks": "all",
-        "enable.idempotence": True,  # retries cannot duplicate or reorder within a partition
-        "message.timeout.ms": 120_000,
-        "linger.ms": 10,
-        "compression.type": "zstd",
-        "client.id": "newswatch-collector",
-        "logger": log,
-    }
+# On top of the connection's acknowledged, idempotent producer policy: small batches.
+PRODUCER_OPTIONS = {"linger.ms": 10, "compression.type": "zstd"}
 
 
 def _settle(future: asyncio.Future[KafkaError | None], error: KafkaError | None) -> None:
@@ -48,9 +40,9 @@ def _settle(future: asyncio.Future[KafkaError | None], error: KafkaError | None)
 
 
 class ArticlePublisher:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, kafka: KafkaConnection, topic: str) -> None:
         self.topic = topic
-        self.producer = Producer(producer_config(bootstrap))
+        self.producer = kafka.producer("newswatch-collector", PRODUCER_OPTIONS)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name="kafka-reports",
                                         daemon=True)

@@ -35,7 +35,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def list_letters(ctx: typer.Context, step: Step = None, since: Since = None) -> None:
     """One row per dead letter: offset, step, when, where from, the error."""
     settings: Settings = ctx.obj
-    letters = chosen(read_letters(settings.kafka_bootstrap, settings.topic_deadletter), step,
+    letters = chosen(read_letters(settings.kafka, settings.topic_deadletter), step,
                      _utc(since))
     table = Table("offset", "step", "failed at", "from", "error",
                   title=f"{len(letters)} dead letters in {settings.topic_deadletter}")
@@ -51,7 +51,7 @@ def list_letters(ctx: typer.Context, step: Step = None, since: Since = None) -> 
 def show(ctx: typer.Context, offset: int) -> None:
     """The whole dead letter at OFFSET, with its payload decoded where it is text."""
     settings: Settings = ctx.obj
-    letters = [s for s in read_letters(settings.kafka_bootstrap, settings.topic_deadletter)
+    letters = [s for s in read_letters(settings.kafka, settings.topic_deadletter)
                if s.offset == offset]
     if not letters:
         raise ConfigError(f"no dead letter at offset {offset} in {settings.topic_deadletter} "
@@ -75,13 +75,13 @@ def redrive_letters(ctx: typer.Context, step: Step = None, since: Since = None,
     is still one document. Without --yes it only says what it would send.
     """
     settings: Settings = ctx.obj
-    letters = chosen(read_letters(settings.kafka_bootstrap, settings.topic_deadletter), step,
+    letters = chosen(read_letters(settings.kafka, settings.topic_deadletter), step,
                      _utc(since))
     if not yes:
         console.print(f"{len(letters)} dead letters would be re-driven to {settings.topic_raw}; "
                       "run again with --yes to send them")
         return
-    report = redrive(settings.kafka_bootstrap, settings.topic_raw, letters)
+    report = redrive(settings.kafka, settings.topic_raw, letters)
     by_step = ", ".join(f"{s} {n}" for s, n in sorted(report.sent.items())) or "none"
     console.print(f"re-drove {report.total} records to {settings.topic_raw} ({by_step})")
     for other, count in sorted(report.skipped_steps.items()):

@@ -16,10 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 from pydantic import ValidationError
 
 from pipelines.errors import NewswatchError
+from pipelines.kafka_connection import KafkaConnection
 from pipelines.schema import DeadLetter
 
 
@@ -33,15 +34,15 @@ class StoredLetter:
     letter: DeadLetter
 
 
-def read_letters(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[StoredLetter]:
+def read_letters(kafka: KafkaConnection, topic: str,
+                 timeout_s: float = 30.0) -> list[StoredLetter]:
     """Every dead letter now in the topic, in offset order (read up to the end offsets
     seen at the start, so the call ends even while letters keep arriving)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"nw-dl-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = kafka.consumer(f"nw-dl-{uuid.uuid4().hex}", {"auto.offset.reset": "earliest"})
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if metadata is None or metadata.error is not None:
-            raise NewswatchError(f"no dead-letter topic {topic} on {bootstrap}")
+            raise NewswatchError(f"no dead-letter topic {topic} on {kafka}")
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
                 for p in metadata.partitions}
         pending = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
@@ -89,12 +90,12 @@ class RedriveReport:
         return sum(self.sent.values())
 
 
-def redrive(bootstrap: str, raw_topic: str, letters: Iterable[StoredLetter]) -> RedriveReport:
+def redrive(kafka: KafkaConnection, raw_topic: str,
+            letters: Iterable[StoredLetter]) -> RedriveReport:
     """Put each pipeline letter's original record back on the raw topic (acks=all). A
     letter whose payload was cut to fit its topic, or of a step whose payload is not a
     raw record, is not re-driven and is reported instead."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                         "enable.idempotence": True, "client.id": "newswatch-redrive"})
+    producer = kafka.producer("newswatch-redrive")
     sent: Counter[str] = Counter()
     skipped: list[int] = []
     other_steps: Counter[str] = Counter()

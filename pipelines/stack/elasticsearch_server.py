@@ -58,7 +58,7 @@ class LocalElasticsearch(ServerLayout):
         return self.settings.es_run_as_user if os.geteuid() == 0 else None
 
     def healthy(self) -> bool:
-        return es_answers(self.settings.es_url, timeout_s=2.0)
+        return es_answers(self.settings.elasticsearch, timeout_s=2.0)
 
     def prepare(self, java: Path) -> None:
         es_home = ensure_elasticsearch_home(self.settings.cache_dir, self.versions)

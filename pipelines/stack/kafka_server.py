@@ -63,7 +63,7 @@ class LocalKafka(ServerLayout):
         return (self.settings.kafka_port, self.settings.kafka_controller_port)
 
     def healthy(self) -> bool:
-        return kafka_answers(self.settings.kafka_bootstrap, timeout_s=2.0)
+        return kafka_answers(self.settings.kafka, timeout_s=2.0)
 
     def prepare(self, java: Path) -> None:
         """Fetch the jars, write the configs and format the storage on first start."""

@@ -81,9 +81,9 @@ def status(settings: Settings) -> list[ServerStatus]:
     kafka, elastic = servers(settings)
     return [
         ServerStatus("kafka", settings.kafka_bootstrap,
-                     kafka_answers(settings.kafka_bootstrap, 2.0), _live_pid(kafka.pidfile)),
-        ServerStatus("elasticsearch", settings.es_url,
-                     es_answers(settings.es_url, 2.0), _live_pid(elastic.pidfile)),
+                     kafka_answers(settings.kafka, 2.0), _live_pid(kafka.pidfile)),
+        ServerStatus("elasticsearch", settings.elasticsearch.shown_url,
+                     es_answers(settings.elasticsearch, 2.0), _live_pid(elastic.pidfile)),
     ]
 
 
@@ -154,7 +154,7 @@ def _wait_healthy(server: LocalKafka | LocalElasticsearch, pid: int, deadline: f
 
 def ensure_stores(settings: Settings) -> None:
     """Topics, index template and alias: idempotent, safe to call from every stage."""
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    ensure_topics(settings.kafka, topic_specs(settings))
     ensure_articles_index(es_client(settings), settings.deploy_dir, settings.articles_alias)
 
 

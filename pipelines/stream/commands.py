@@ -15,7 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -30,6 +30,7 @@ from pipelines.es_admin import (
     switch_alias,
 )
 from pipelines.kafka_admin import ensure_topics, topic_specs
+from pipelines.kafka_connection import KafkaConnection
 from pipelines.settings import Settings
 from pipelines.stack.prism import ensure_prism
 
@@ -81,8 +82,8 @@ def _config(settings: Settings, model: Path, index: str, ranges: list[PartitionR
     from pipelines.stream.pipeline import PipelineConfig
 
     return PipelineConfig(
-        bootstrap=settings.kafka_bootstrap, raw_topic=settings.topic_raw,
-        deadletter_topic=settings.topic_deadletter, es_url=settings.es_url, index=index,
+        kafka=settings.kafka, raw_topic=settings.topic_raw,
+        deadletter_topic=settings.topic_deadletter, es=settings.elasticsearch, index=index,
         model_dir=model,
         group_id=settings.pipeline_group_id if streaming else "newswatch-replay",
         ranges=ranges, classified_topic=settings.topic_classified if streaming else None,
@@ -131,7 +132,7 @@ def _supervise(result: PipelineResult, settings: Settings, lock: GroupLock,
             return True
         if now - last >= settings.pipeline_summary_interval_s:
             current = monitor.snapshot(result)
-            lag = monitor.group_lag(settings.kafka_bootstrap, settings.pipeline_group_id,
+            lag = monitor.group_lag(settings.kafka, settings.pipeline_group_id,
                                     settings.topic_raw)
             log.info(monitor.summary_line(previous, current, now - last, lag,
                                           settings.topic_deadletter))
@@ -172,14 +173,14 @@ def run_streaming(
 
     settings: Settings = ctx.obj
     directory = model_dir(settings, model)
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
+    ensure_topics(settings.kafka, topic_specs(settings))
     ensure_articles_index(es_client(settings), settings.deploy_dir, settings.articles_alias)
-    lock = GroupLock(settings.kafka_bootstrap, settings.pipeline_group_id)
+    lock = GroupLock(settings.kafka, settings.pipeline_group_id)
     lock.acquire()  # before the offsets are read: one pipeline per group
     try:
-        consumer = ConsumerConfig(settings.kafka_bootstrap, settings.pipeline_group_id)
+        consumer = ConsumerConfig(settings.kafka, settings.pipeline_group_id)
         ranges = committed_or_earliest(consumer, settings.topic_raw,
-                                       partitions_of(settings.kafka_bootstrap, settings.topic_raw))
+                                       partitions_of(settings.kafka, settings.topic_raw))
         follow = (model or settings.model) is None
         config = _config(settings, directory, settings.articles_alias, ranges, streaming=True,
                          follow=follow)
@@ -229,15 +230,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def replay_ranges(bootstrap: str, topic: str, since: datetime,
+def replay_ranges(kafka: KafkaConnection, topic: str, since: datetime,
                   until: datetime | None) -> list[PartitionRange]:
     """Offsets of the records with timestamps in [since, until) (until None: up to now)."""
     from pipelines.stream.kafka_source import PartitionRange, partitions_of
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "newswatch-replay",
-                        "enable.auto.commit": False})
+    consumer = kafka.consumer("newswatch-replay")
     try:
-        partitions = partitions_of(bootstrap, topic)
+        partitions = partitions_of(kafka, topic)
 
         def offsets_at(moment: datetime | None) -> dict[int, int]:
             ends = {}
@@ -308,7 +308,7 @@ def replay(
         raise ConfigError("--into-new-index rebuilds the whole articles index: it takes "
                           "neither --index nor --until")
     directory = model_dir(settings, model)
-    ranges = replay_ranges(settings.kafka_bootstrap, settings.topic_raw, start, stop)
+    ranges = replay_ranges(settings.kafka, settings.topic_raw, start, stop)
     if not into_new_index:
         target = index or settings.articles_alias
         ensure_replay_index(settings, target)
@@ -326,19 +326,18 @@ def replay(
     rebuilt = _replay(settings, ctx.args, directory, target, ranges)
     previous = switch_alias(client, alias, target)
     caught_up = _replay(settings, ctx.args, directory, target,
-                        catch_up_ranges(settings.kafka_bootstrap, ranges))
+                        catch_up_ranges(settings.kafka, ranges))
     _print_counts(f"rebuilt {target} with model {directory.name}",
                   {"rebuild": rebuilt, "arrived meanwhile": caught_up})
     console.print(f"alias {alias} -> {target} (was {', '.join(previous) or 'nothing'}); "
                   "the old index stays until `newswatch index prune`")
 
 
-def catch_up_ranges(bootstrap: str, done: list[PartitionRange]) -> list[PartitionRange]:
+def catch_up_ranges(kafka: KafkaConnection, done: list[PartitionRange]) -> list[PartitionRange]:
     """From where ``done`` stopped to the partitions' ends now."""
     from pipelines.stream.kafka_source import PartitionRange
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "newswatch-replay",
-                        "enable.auto.commit": False})
+    consumer = kafka.consumer("newswatch-replay")
     try:
         ends = [consumer.get_watermark_offsets(TopicPartition(r.topic, r.partition),
                                                timeout=30)[1] for r in done]

@@ -25,12 +25,13 @@ from typing import Any, TypeVar
 import apache_beam as beam
 from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
-from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch
+from elasticsearch import ApiError, ConnectionTimeout
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch.helpers import streaming_bulk
 
 from pipelines.articles import latency_bucket
 from pipelines.errors import NewswatchError
+from pipelines.es_connection import ElasticsearchConnection
 from pipelines.schema import utc_now
 from pipelines.stream.bundle_buffer import Held, emit, unwrap
 from pipelines.stream.dead_letters import letter_for
@@ -73,7 +74,7 @@ class StoreUnavailable(NewswatchError):
     """Elasticsearch could not be reached, or refused the whole request for its own state."""
 
 
-def while_reachable(es_url: str, timeout_s: float | None, call: Callable[[], T],
+def while_reachable(es: ElasticsearchConnection, timeout_s: float | None, call: Callable[[], T],
                     stopped: Callable[[], bool] = lambda: False) -> T:
     """Run ``call``; while the cluster is unreachable or refuses the request as a whole
     (an API error of the request, not of a document), retry with back-off, for ever
@@ -93,7 +94,7 @@ def while_reachable(es_url: str, timeout_s: float | None, call: Callable[[], T],
                          "uncommitted and is read again on the next start")
                 threading.Event().wait()
             if deadline is not None and time.monotonic() > deadline:
-                raise IndexingError(f"Elasticsearch at {es_url} unavailable for "
+                raise IndexingError(f"Elasticsearch at {es} unavailable for "
                                     f"{timeout_s:.0f}s: {exc}") from exc
             log.warning("elasticsearch unavailable, retrying in %.1fs: %s", delay, exc)
             time.sleep(delay)
@@ -102,7 +103,7 @@ def while_reachable(es_url: str, timeout_s: float | None, call: Callable[[], T],
 
 @dataclass(frozen=True)
 class IndexConfig:
-    es_url: str
+    es: ElasticsearchConnection
     index: str
     bulk_size: int = 200
     max_retries: int = 5
@@ -120,7 +121,7 @@ class WriteToElasticsearch(beam.DoFn):
 
     def setup(self) -> None:
         # No retries inside the client: while_reachable is the one retry policy here.
-        self._client = Elasticsearch(self.config.es_url, request_timeout=60, max_retries=0)
+        self._client = self.config.es.client(max_retries=0)
         self._held: list[Held[Classified]] = []
         self._torn_down = False
 
@@ -183,7 +184,7 @@ class WriteToElasticsearch(beam.DoFn):
                 raise StoreUnavailable(f"{len(refused)} of {len(pending)} documents not taken "
                                        f"({status} {describe(error)})")
 
-        while_reachable(self.config.es_url, self.config.unavailable_timeout_s, attempt,
+        while_reachable(self.config.es, self.config.unavailable_timeout_s, attempt,
                         stopped=lambda: self._torn_down)
         return [(article_id, *done[article_id]) for article_id in
                 (a["_id"] for a in actions)]

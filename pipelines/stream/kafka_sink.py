@@ -12,9 +12,10 @@ import logging
 from dataclasses import dataclass
 
 import apache_beam as beam
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from pipelines.errors import NewswatchError
+from pipelines.kafka_connection import KafkaConnection
 from pipelines.schema import ClassifiedArticle, DeadLetter
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ MAX_LETTER_BYTES = 900_000
 
 @dataclass(frozen=True)
 class ProducerConfig:
-    bootstrap: str
+    kafka: KafkaConnection
     topic: str
     flush_timeout_s: float = 120.0
 
@@ -44,15 +45,8 @@ class PublishToKafka(beam.DoFn):
         self.published = beam.metrics.Metrics.counter("newswatch", f"published.{config.topic}")
 
     def setup(self) -> None:
-        self._producer = Producer({
-            "bootstrap.servers": self.config.bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-            "compression.type": "zstd",
-            "client.id": "newswatch-pipeline",
-            "logger": log,
-        })
+        self._producer = self.config.kafka.producer(
+            "newswatch-pipeline", {"linger.ms": 5, "compression.type": "zstd"})
         self._errors: list[str] = []
         self._sent = 0
 

@@ -34,6 +34,7 @@ from apache_beam.utils.timestamp import Duration
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipelines.errors import NewswatchError
+from pipelines.kafka_connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class KafkaRecord:
 class ConsumerConfig:
     """How the source connects; plain data so that it pickles into the workers."""
 
-    bootstrap: str
+    kafka: KafkaConnection
     group_id: str
     commit: bool = True
     max_records: int = 256
@@ -203,17 +204,13 @@ class _ReadPartition(beam.DoFn):
         with self._lock:
             consumer = self._consumers.get(key)
             if consumer is None:
-                consumer = Consumer({
-                    "bootstrap.servers": self.config.bootstrap,
-                    "group.id": self.config.group_id,
-                    "enable.auto.commit": False,
+                consumer = self.config.kafka.consumer(self.config.group_id, {
                     "enable.auto.offset.store": False,
                     "enable.partition.eof": False,
                     # Offsets below the log start were deleted by retention: go on from
                     # the oldest record there is (the raw topic keeps everything).
                     "auto.offset.reset": "earliest",
                     "fetch.wait.max.ms": 50,
-                    "logger": log,
                 })
                 self._consumers[key] = consumer
             if self._positions.get(key) != start:
@@ -374,8 +371,7 @@ class ReadFromKafkaPartitions(beam.PTransform):
 def committed_or_earliest(config: ConsumerConfig, topic: str,
                           partitions: list[int]) -> list[PartitionRange]:
     """Where a streaming read starts: the group's committed offset, else the beginning."""
-    consumer = Consumer({"bootstrap.servers": config.bootstrap, "group.id": config.group_id,
-                         "enable.auto.commit": False, "logger": log})
+    consumer = config.kafka.consumer(config.group_id)
     try:
         committed = consumer.committed([TopicPartition(topic, p) for p in partitions],
                                        timeout=30)
@@ -391,16 +387,15 @@ def committed_or_earliest(config: ConsumerConfig, topic: str,
         consumer.close()
 
 
-def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "newswatch-metadata",
-                         "logger": log})
+def partitions_of(kafka: KafkaConnection, topic: str) -> list[int]:
+    consumer = kafka.consumer("newswatch-metadata")
     try:
         metadata = consumer.list_topics(topic, timeout=30)
     finally:
         consumer.close()
     info = metadata.topics.get(topic)
     if info is None or info.error is not None:
-        raise KafkaSourceError(f"topic {topic!r} does not exist on {bootstrap}; "
+        raise KafkaSourceError(f"topic {topic!r} does not exist on {kafka}; "
                                "run `newswatch stack up` or create it")
     return sorted(info.partitions)
 

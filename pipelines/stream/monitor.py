@@ -12,9 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from apache_beam.runners.runner import PipelineResult
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from pipelines.articles import percentile_from_buckets
+from pipelines.kafka_connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,9 @@ def dead_lettered(snap: Snapshot, deadletter_topic: str) -> int:
     return snap.get(f"published.{deadletter_topic}")
 
 
-def group_lag(bootstrap: str, group_id: str, topic: str) -> int | None:
+def group_lag(kafka: KafkaConnection, group_id: str, topic: str) -> int | None:
     """Records on ``topic`` not yet committed by ``group_id``; None if Kafka did not answer."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id,
-                         "enable.auto.commit": False, "logger": log})
+    consumer = kafka.consumer(group_id)
     try:
         metadata = consumer.list_topics(topic, timeout=10)
         partitions = sorted(metadata.topics[topic].partitions)

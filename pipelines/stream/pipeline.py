@@ -25,6 +25,8 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineResult
 
+from pipelines.es_connection import ElasticsearchConnection
+from pipelines.kafka_connection import KafkaConnection
 from pipelines.stream.dead_letters import split_unclassifiable
 from pipelines.stream.es_sink import DEAD, IndexConfig, WriteToElasticsearch
 from pipelines.stream.kafka_sink import ProducerConfig, PublishClassified, PublishDeadLetters
@@ -38,6 +40,7 @@ from pipelines.stream.model_handler import ArticleModelHandler
 from pipelines.stream.parse import ParseArticles
 from pipelines.stream.repeats import STORED, DropRepeats, RepeatsConfig
 from pipelines.stream.stage_boundary import EndOfStage
+from pipelines.stream.worker_pool import on_loopback
 
 CLASSIFY_STEP = "pipeline.classify"
 
@@ -46,10 +49,10 @@ CLASSIFY_STEP = "pipeline.classify"
 class PipelineConfig:
     """Everything the transforms need, as plain data that pickles into the workers."""
 
-    bootstrap: str
+    kafka: KafkaConnection
     raw_topic: str
     deadletter_topic: str
-    es_url: str
+    es: ElasticsearchConnection
     index: str
     model_dir: Path
     group_id: str
@@ -79,19 +82,19 @@ class PublishDeadLettersTo(beam.PTransform):
 
     def expand(self, letters: beam.PCollection) -> beam.PCollection:
         return letters | beam.ParDo(PublishDeadLetters(
-            ProducerConfig(self.config.bootstrap, self.config.deadletter_topic)))
+            ProducerConfig(self.config.kafka, self.config.deadletter_topic)))
 
 
 def build(pipeline: beam.Pipeline, config: PipelineConfig) -> None:
     """Add the newswatch graph to ``pipeline``."""
     records = pipeline | "ReadRawArticles" >> ReadFromKafkaPartitions(
-        ConsumerConfig(config.bootstrap, config.group_id, commit=config.commit_offsets),
+        ConsumerConfig(config.kafka, config.group_id, commit=config.commit_offsets),
         list(config.ranges))
     parsed = records | "ParseArticles" >> ParseArticles()
     _ = parsed["dead"] | "ParseDeadLetters" >> PublishDeadLettersTo(config)
 
     checked = parsed["good"] | "DropRepeats" >> beam.ParDo(DropRepeats(RepeatsConfig(
-        config.es_url, config.index, config.model_version, config.follow_registry))
+        config.es, config.index, config.model_version, config.follow_registry))
     ).with_outputs(STORED, main="new")
 
     handler = ArticleModelHandler(config.model_dir, max_batch_size=config.max_batch_size,
@@ -107,14 +110,14 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> None:
     _ = results[DEAD] | "InferenceDeadLetters" >> PublishDeadLettersTo(config)
 
     written = classified | "IndexInElasticsearch" >> beam.ParDo(WriteToElasticsearch(
-        IndexConfig(config.es_url, config.index, bulk_size=config.bulk_size,
+        IndexConfig(config.es, config.index, bulk_size=config.bulk_size,
                     unavailable_timeout_s=None if config.streaming else 120.0))).with_outputs(
         DEAD, main="indexed")
     _ = written[DEAD] | "IndexDeadLetters" >> PublishDeadLettersTo(config)
     _ = written.indexed | "EndOfStage" >> EndOfStage()
 
     if config.classified_topic:
-        producer = ProducerConfig(config.bootstrap, config.classified_topic)
+        producer = ProducerConfig(config.kafka, config.classified_topic)
         _ = written.indexed | "PublishClassified" >> beam.ParDo(PublishClassified(producer))
         _ = (checked[STORED]
              | "RepublishStoredRepeats" >> beam.ParDo(PublishClassified(producer)))
@@ -124,6 +127,7 @@ def run(argv: Sequence[str], config: PipelineConfig,
         test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
     """Build and start the pipeline; returns at once with the running job's result."""
     options = PipelineOptions(list(argv))
+    on_loopback(options)  # in-process workers, listening on 127.0.0.1 only
     if config.streaming:
         options.view_as(StandardOptions).streaming = True
     pipeline = test_pipeline or beam.Pipeline(options=options)

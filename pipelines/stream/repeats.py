@@ -18,8 +18,9 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.transforms.window import BoundedWindow
 from apache_beam.utils.timestamp import Timestamp
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import NotFoundError
 
+from pipelines.es_connection import ElasticsearchConnection
 from pipelines.schema import ClassifiedArticle
 from pipelines.stream.bundle_buffer import Held, emit, unwrap
 from pipelines.stream.es_sink import while_reachable
@@ -31,7 +32,7 @@ STORED = "stored"
 
 @dataclass(frozen=True)
 class RepeatsConfig:
-    es_url: str
+    es: ElasticsearchConnection
     index: str
     model_version: str
     follow_registry: Path | None = None
@@ -48,7 +49,7 @@ class DropRepeats(beam.DoFn):
         self.repeats = beam.metrics.Metrics.counter("newswatch", "repeats_skipped")
 
     def setup(self) -> None:
-        self._client = Elasticsearch(self.config.es_url, request_timeout=60)
+        self._client = self.config.es.client(max_retries=0)
         self._held: list[Held[Incoming]] = []
         self._seen: set[str] = set()
         self._promoted = (PromotedVersion(self.config.follow_registry)
@@ -93,7 +94,7 @@ class DropRepeats(beam.DoFn):
             except NotFoundError:
                 return {"hits": {"hits": []}}
 
-        response = while_reachable(self.config.es_url, self.config.unavailable_timeout_s, search)
+        response = while_reachable(self.config.es, self.config.unavailable_timeout_s, search)
         return {hit["_id"]: ClassifiedArticle.model_validate(hit["_source"])
                 for hit in response["hits"]["hits"]}
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
 from pipelines.es_admin import ensure_articles_index
@@ -157,12 +156,12 @@ def make_pipeline_env(stack: Settings, trained: tuple, tmp_path: Path,
     settings = load_settings(**{k.removeprefix("NEWSWATCH_").lower(): v
                                 for k, v in values.items()})
     specs = topic_specs(settings)  # the production shapes: the raw topic keeps everything
-    ensure_topics(settings.kafka_bootstrap, specs)
-    es = Elasticsearch(settings.es_url, request_timeout=30)
+    ensure_topics(settings.kafka, specs)
+    es = settings.elasticsearch.client()
     ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)
     penv = PipelineEnv(settings, env, es, result.version)
     yield penv
-    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
+    settings.kafka.admin().delete_topics(
         [s.name for s in specs])
     names = list(es.indices.get(index=f"{settings.articles_alias}-*",
                                 allow_no_indices=True).body)

@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
-from elasticsearch import Elasticsearch
 
 from pipelines.es_admin import ensure_articles_index
 from pipelines.kafka_admin import ensure_topics, topic_specs
@@ -55,12 +53,12 @@ def alert_env(stack: Settings, tmp_path) -> Iterator[tuple[Settings, dict[str, s
     }
     settings = load_settings(**{k.removeprefix("NEWSWATCH_").lower(): v
                                 for k, v in values.items()})
-    ensure_topics(settings.kafka_bootstrap, topic_specs(settings))
-    es = Elasticsearch(settings.es_url)
+    ensure_topics(settings.kafka, topic_specs(settings))
+    es = settings.elasticsearch.client()
     ensure_articles_index(es, settings.deploy_dir, settings.articles_alias)
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **values}
     yield settings, env
-    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
+    settings.kafka.admin().delete_topics(
         [s.name for s in topic_specs(settings)])
     names = list(es.indices.get(index=f"{settings.articles_alias}-*").body)
     if es.indices.exists(index=settings.alerts_index):
@@ -70,7 +68,7 @@ def alert_env(stack: Settings, tmp_path) -> Iterator[tuple[Settings, dict[str, s
 
 
 def _publish(settings: Settings, articles: list[ClassifiedArticle]) -> None:
-    es = Elasticsearch(settings.es_url)
+    es = settings.elasticsearch.client()
     for article in articles:  # as the pipeline does: indexed first, then announced
         es.index(index=settings.articles_alias, id=article.id,
                  document=article.model_dump(mode="json"))
@@ -154,7 +152,7 @@ def test_alerts_reach_slack_once_escaped_in_order_and_survive_restarts(alert_env
             "unfurl_links": False, "unfurl_media": False}
         assert slack.posts[3].payload["text"].startswith("[land] Foreign buyer takes land")
 
-        es = Elasticsearch(settings.es_url)
+        es = settings.elasticsearch.client()
         es.indices.refresh(index=settings.alerts_index)
         docs = {h["_id"]: Alert.model_validate(h["_source"]) for h in es.search(
             index=settings.alerts_index, size=100)["hits"]["hits"]}
@@ -216,7 +214,7 @@ def test_a_digest_rule_sends_one_message_listing_its_matches_once(alert_env, tmp
             "unfurl_links": False, "unfurl_media": False}
         log = " ".join(result.stderr.split())
         assert "alert digests digests=1 alerts=2 failed=0" in log
-        es = Elasticsearch(settings.es_url)
+        es = settings.elasticsearch.client()
         es.indices.refresh(index=settings.alerts_index)
         statuses = {h["_id"]: h["_source"]["status"] for h in es.search(
             index=settings.alerts_index, size=100)["hits"]["hits"]}
@@ -239,7 +237,7 @@ def test_without_a_webhook_alerts_go_to_the_console_and_the_index(alert_env, tmp
     assert result.returncode == 0, result.stderr[-3000:]
     assert ("[infrastructure_dependency] Grid relies on imported inverters (Kyodo) "
             "infrastructure_dependency 0.70 https://news.test/al/7") in result.stdout
-    es = Elasticsearch(settings.es_url)
+    es = settings.elasticsearch.client()
     es.indices.refresh(index=settings.alerts_index)
     hits = es.search(index=settings.alerts_index)["hits"]["hits"]
     assert [(h["_id"], h["_source"]["status"]) for h in hits] == [
@@ -269,7 +267,7 @@ def test_alerts_test_lists_what_a_rule_would_send_without_sending(alert_env, tmp
                      "https://news.test/al/21"]
     assert ("rule 'land' would have sent 1 alerts in the last 1 days (0 more kept quiet as "
             "repeats of a story)") in result.stdout
-    assert not Elasticsearch(settings.es_url).indices.exists(index=settings.alerts_index)
+    assert not settings.elasticsearch.client().indices.exists(index=settings.alerts_index)
 
 
 def test_a_backtest_lists_what_the_live_alerter_sends_on_the_same_articles(alert_env, tmp_path):
@@ -302,13 +300,13 @@ def test_a_backtest_lists_what_the_live_alerter_sends_on_the_same_articles(alert
         "[land] Fund buys farmland (Kyodo) property_purchase 0.60 https://news.test/al/43",
         "rule 'land' would have sent 2 alerts since 2026-11-23 00:00 UTC (1 more kept quiet "
         "as repeats of a story)"]
-    assert not Elasticsearch(settings.es_url).indices.exists(index=settings.alerts_index)
+    assert not settings.elasticsearch.client().indices.exists(index=settings.alerts_index)
 
     live = _run(env, str(rules_file))  # the live alerter on the same articles, to the console
     assert live.returncode == 0, live.stderr[-2000:]
     sent = [line for line in live.stdout.splitlines() if line.startswith("[land]")]
     assert sent == [line for line in backtest.stdout.splitlines() if line.startswith("[land]")]
-    es = Elasticsearch(settings.es_url)
+    es = settings.elasticsearch.client()
     es.indices.refresh(index=settings.alerts_index)
     statuses = {h["_id"]: h["_source"]["status"] for h in es.search(
         index=settings.alerts_index, size=100)["hits"]["hits"]}
@@ -337,7 +335,7 @@ def test_slack_away_for_a_while_is_waited_out_and_each_alert_sent_once(alert_env
         assert {p.payload["text"] for p in slack.posts[5:]} == {
             f"[tech] Chip story {n} (Kyodo) tech_influence 0.90 https://news.test/al/{n}"
             for n in (1, 2)}
-        es = Elasticsearch(settings.es_url)
+        es = settings.elasticsearch.client()
         es.indices.refresh(index=settings.alerts_index)
         statuses = {h["_id"]: h["_source"]["status"] for h in es.search(
             index=settings.alerts_index, size=10)["hits"]["hits"]}
@@ -360,7 +358,7 @@ def test_elasticsearch_away_is_waited_out_and_nothing_committed_before(alert_env
     rules_file.write_text(yaml.safe_dump({"rules": [
         {"name": "land", "query": "*", "labels": {"property_purchase": 0.5}}]}))
     article = _article(5, "Land near a base", {"property_purchase": 0.8})
-    es = Elasticsearch(settings.es_url)
+    es = settings.elasticsearch.client()
     es.index(index=settings.articles_alias, id=article.id, document=article.model_dump(
         mode="json"), refresh=True)
     index = next(iter(es.indices.get_alias(name=settings.articles_alias).body))
@@ -414,7 +412,7 @@ def test_an_event_whose_article_is_not_searchable_yet_is_waited_for(alert_env, t
             wait_for_text(log_path, "alerts started", process)
             _announce(settings, [article])
             wait_for_text(log_path, "1 of 1 articles are not searchable", process)
-            Elasticsearch(settings.es_url).index(index=settings.articles_alias, id=article.id,
+            settings.elasticsearch.client().index(index=settings.articles_alias, id=article.id,
                                                  document=article.model_dump(mode="json"))
             wait_for_text(log_path, "[land] Port land bought (Kyodo)", process)
         finally:

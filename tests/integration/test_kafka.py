@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import ConfigResource
 
 from pipelines.kafka_admin import ensure_topics, topic_specs
 
@@ -52,10 +52,10 @@ def test_topics_are_created_once_with_their_retention(stack, unique):
     })
     specs = topic_specs(settings)
     try:
-        assert sorted(ensure_topics(stack.kafka_bootstrap, specs)) == sorted(s.name for s in specs)
-        assert ensure_topics(stack.kafka_bootstrap, specs) == []  # idempotent
+        assert sorted(ensure_topics(stack.kafka, specs)) == sorted(s.name for s in specs)
+        assert ensure_topics(stack.kafka, specs) == []  # idempotent
 
-        admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+        admin = stack.kafka.admin()
         metadata = admin.list_topics(timeout=10).topics
         assert len(metadata[f"{unique}.raw"].partitions) == 3
         assert len(metadata[f"{unique}.dead"].partitions) == 1
@@ -64,5 +64,5 @@ def test_topics_are_created_once_with_their_retention(stack, unique):
         assert config["retention.ms"].value == "-1"  # replay needs the whole history
         assert config["retention.bytes"].value == "-1"
     finally:
-        AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).delete_topics(
+        stack.kafka.admin().delete_topics(
             [s.name for s in specs])

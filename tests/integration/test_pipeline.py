@@ -197,7 +197,6 @@ def test_a_range_whose_records_retention_deleted_ends_with_what_is_left(
     """Offsets computed, then records deleted (as retention does) before the read: the
     bounded read must end with the records that are left, not wait for the missing."""
     from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import AdminClient
 
     from pipelines.stack.prism import ensure_prism
     from pipelines.stream.kafka_source import PartitionRange
@@ -208,7 +207,7 @@ def test_a_range_whose_records_retention_deleted_ends_with_what_is_left(
     raw = penv.settings.topic_raw
     ends = penv.end_offsets()
     ranges = [PartitionRange(raw, p, 0, end) for p, end in ends.items()]
-    admin = AdminClient({"bootstrap.servers": penv.settings.kafka_bootstrap})
+    admin = penv.settings.kafka.admin()
     doomed = [TopicPartition(raw, p, end - 1) for p, end in ends.items() if end > 1]
     for future in admin.delete_records(doomed).values():
         future.result()
@@ -216,8 +215,8 @@ def test_a_range_whose_records_retention_deleted_ends_with_what_is_left(
     index = f"{penv.settings.articles_alias}-000001"
     registry_dir = penv.settings.models_dir / penv.model_version
     config = PipelineConfig(
-        bootstrap=penv.settings.kafka_bootstrap, raw_topic=raw,
-        deadletter_topic=penv.settings.topic_deadletter, es_url=penv.settings.es_url,
+        kafka=penv.settings.kafka, raw_topic=raw,
+        deadletter_topic=penv.settings.topic_deadletter, es=penv.settings.elasticsearch,
         index=index, model_dir=registry_dir, group_id="replay-test", ranges=ranges,
         commit_offsets=False)
     argv = ["--runner=PrismRunner", f"--prism_location={ensure_prism(penv.settings)}",

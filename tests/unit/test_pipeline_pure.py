@@ -133,11 +133,11 @@ def test_failures_become_dead_letters_with_the_original_bytes():
 
 def test_runner_defaults_to_local_prism_and_obeys_an_explicit_runner(tmp_path):
     settings = load_settings(cache_dir=tmp_path)
-    (tmp_path / "prism-2.77.0").mkdir()
-    (tmp_path / "prism-2.77.0" / "prism").write_text("")
+    (tmp_path / "prism-2.77.0-loopback").mkdir()  # built with its listener on loopback
+    (tmp_path / "prism-2.77.0-loopback" / "prism").write_text("")
     args = beam_args(settings, ["--max_num_workers=1"])
     assert args[:3] == ["--runner=PrismRunner",
-                        f"--prism_location={tmp_path / 'prism-2.77.0' / 'prism'}",
+                        f"--prism_location={tmp_path / 'prism-2.77.0-loopback' / 'prism'}",
                         "--environment_type=LOOPBACK"]
     assert args[-1] == "--max_num_workers=1"
     flink = ["--runner=FlinkRunner", "--flink_master=jm:8081", "--environment_type=PROCESS"]
