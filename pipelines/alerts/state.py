@@ -54,7 +54,10 @@ class AlertState:
 
     def ensure_index(self) -> None:
         if not self.client.indices.exists(index=self.index):
-            self.client.indices.create(index=self.index, mappings=ALERTS_MAPPING)
+            # No replica: it can never be placed on a single node (the cluster would stay
+            # yellow); the articles template does the same.
+            self.client.indices.create(index=self.index, mappings=ALERTS_MAPPING,
+                                       settings={"number_of_replicas": 0})
 
     def claim(self, alert: Alert) -> bool:
         """True when this run must handle the alert (new, or left pending by a crash)."""

@@ -36,7 +36,10 @@ class FeedbackStore:
 
     def ensure_index(self) -> None:
         if not self.client.indices.exists(index=self.index):
-            self.client.indices.create(index=self.index, mappings=FEEDBACK_MAPPING)
+            # No replica: it can never be placed on a single node (the cluster would stay
+            # yellow); the articles template does the same.
+            self.client.indices.create(index=self.index, mappings=FEEDBACK_MAPPING,
+                                       settings={"number_of_replicas": 0})
 
     def get(self, article_id: str) -> Feedback | None:
         try:
