@@ -1,8 +1,9 @@
 """A local HTTP server that answers like Slack's incoming-webhook endpoint.
 
 Replies are scripted in order (status, headers, body); once the script is used
-up every post gets Slack's ``200 ok``. Every request is recorded with its time
-and JSON body.
+up every post gets Slack's ``200 ok``. ``outage(seconds)`` answers 503 to every post
+for that long, as Slack does when it is down. Every request is recorded with its time,
+JSON body and the status it got.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Posted:
 class SlackServer:
     script: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
     posts: list[Posted] = field(default_factory=list)
+    down_until: float = 0.0
 
     def __post_init__(self) -> None:
         server = self
@@ -34,8 +36,11 @@ class SlackServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, headers, text = (server.script.pop(0) if server.script
-                                         else (200, {}, "ok"))
+                if time.monotonic() < server.down_until:
+                    status, headers, text = 503, {}, "service_unavailable"
+                else:
+                    status, headers, text = (server.script.pop(0) if server.script
+                                             else (200, {}, "ok"))
                 server.posts.append(Posted(time.monotonic(), self.path, json.loads(body),
                                            status))
                 self.send_response(status)
@@ -55,6 +60,10 @@ class SlackServer:
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/services/T000/B000/XXXX"
+
+    def outage(self, seconds: float) -> None:
+        """Answer 503 to every post for ``seconds`` from now."""
+        self.down_until = time.monotonic() + seconds
 
     def close(self) -> None:
         self._httpd.shutdown()
