@@ -11,7 +11,7 @@ CACHE_DIR ?= $(or $(NEWSWATCH_CACHE_DIR),$(shell [ "$$(id -u)" = 0 ] && echo /va
 WHEELHOUSE := $(CACHE_DIR)/wheels
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test lint unit integration stack-up stack-down clean
+.PHONY: run test lint unit integration stack-up stack-down browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,14 @@ run: $(STAMP)
 	$(BIN)/newswatch run
 
 ## The whole suite against the real servers (started here when not running).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/newswatch stack up
 	$(BIN)/pytest
+
+## Debian's Chromium + chromedriver for the board's browser tests (apt-get when missing).
+browser: $(STAMP)
+	$(BIN)/python -c 'from pipelines.stack.browser import ensure_browser; print(ensure_browser())'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,7 +40,7 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) browser
 	$(BIN)/pytest tests/integration
 
 stack-up: $(STAMP)

@@ -11,6 +11,7 @@ import typer
 from pipelines import index_commands, kibana
 from pipelines.alerts import commands as alert_commands
 from pipelines.alerts import manage as alert_manage
+from pipelines.board.commands import board
 from pipelines.collect.commands import collect
 from pipelines.console import err_console
 from pipelines.deadletters import commands as deadletter_commands
@@ -52,6 +53,7 @@ app.add_typer(index_commands.app, name="index")
 app.command()(feedback_commands.label)
 app.add_typer(feedback_commands.app, name="feedback")
 app.add_typer(deadletter_commands.app, name="deadletters")
+app.command()(board)
 
 
 @app.callback()

@@ -3,9 +3,12 @@
 Stack up -> a model (when none is promoted, the first one: a head on the frozen
 encoder, trained on the shipped corpus in about a minute) ->
 collector on config/feeds.yaml plus the seed articles served locally -> pipeline ->
-alerter. The stages run as child processes of this one, in its process group, so
-Ctrl-C reaches all of them and each stops cleanly (the pipeline drains); SIGTERM
-is passed on. If one stage dies, the others are stopped and the exit code says so.
+alerter -> the analyst's board (its URL is printed). The stages run as child
+processes of this one, in its process group, so Ctrl-C reaches all of them and each
+stops cleanly (the pipeline drains); SIGTERM is passed on. If one stage dies, the
+others are stopped and the exit code says so; except the board, which only shows
+what the others make: if it cannot start (its port taken), that is reported and
+the monitor runs on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from types import FrameType
 import yaml
 
 from classifiers.registry import Registry
+from pipelines.board.server import board_url
 from pipelines.console import console
 from pipelines.errors import NewswatchError
 from pipelines.seed_feed import SeedFeedServer
@@ -29,6 +33,8 @@ from pipelines.settings import Settings
 log = logging.getLogger("newswatch.run")
 
 FIRST_MODEL = ["--approach", "head", "--no-onnx"]
+# Stages that only show what the others make: their exit is reported, not fatal.
+OPTIONAL_STAGES = frozenset({"board"})
 
 
 class StageFailed(NewswatchError):
@@ -71,11 +77,14 @@ def run_product(settings: Settings, config_file: Path | None, feeds_file: Path) 
         "collector": subprocess.Popen(_newswatch(*common, "collect", "--feeds", str(feeds))),
         "pipeline": subprocess.Popen(_newswatch(*common, "pipeline", "run")),
         "alerter": subprocess.Popen(_newswatch(*common, "alert", "run")),
+        "board": subprocess.Popen(_newswatch(*common, "board")),
     }
     es = settings.elasticsearch.shown_url
     console.print(
-        f"newswatch is running: collector, pipeline, alerter (pids "
+        f"newswatch is running: collector, pipeline, alerter, board (pids "
         f"{', '.join(str(p.pid) for p in stages.values())}).\n"
+        f"  board:   {board_url(settings.board_host, settings.board_port)}  (Live, Search, "
+        "Triage, Trends, Alerts, Health)\n"
         f"  search:  curl '{es}/{settings.articles_alias}/_search?q=labels:*&pretty'\n"
         f"  alerts:  curl '{es}/{settings.alerts_index}/_search?pretty' "
         f"(Slack when NEWSWATCH_SLACK_WEBHOOK_URL is set, else printed here)\n"
@@ -93,12 +102,19 @@ def run_product(settings: Settings, config_file: Path | None, feeds_file: Path) 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     failed = None
+    stopped_optional: set[str] = set()
     try:
         while stopping["signal"] is None:
             for name, process in stages.items():
-                if process.poll() is not None:
-                    failed = f"{name} exited with {process.returncode}"
-                    break
+                if process.poll() is None or name in stopped_optional:
+                    continue
+                if name in OPTIONAL_STAGES:
+                    stopped_optional.add(name)
+                    log.warning("the %s exited with %s; the monitor runs on without it",
+                                name, process.returncode)
+                    continue
+                failed = f"{name} exited with {process.returncode}"
+                break
             if failed:
                 break
             time.sleep(0.5)

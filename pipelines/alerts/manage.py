@@ -68,10 +68,6 @@ def add_rule(
     rules: RulesOption = None,
 ) -> None:
     """Add a rule (checked like every rule; an existing name is an error)."""
-    path = _file(ctx.obj, rules)
-    loaded = load_rules(path)
-    if any(r.name == name for r in loaded.rules):
-        raise ConfigError(f"a rule named {name!r} exists in {path}; remove it first")
     labels = {}
     for item in label or []:
         key, sep, value = item.partition("=")
@@ -79,13 +75,28 @@ def add_rule(
             labels[key] = float(value) if sep else 0.0
         except ValueError as exc:
             raise ConfigError(f"--label {item!r}: expected LABEL=MIN_SCORE") from exc
+    path = _file(ctx.obj, rules)
+    append_rule(path, name=name, query=query, labels=labels, sources=source or [],
+                realert_minutes=realert_minutes, digest_minutes=digest_minutes)
+    console.print(f"added rule {name!r} to {path}")
+
+
+def append_rule(path: Path, *, name: str, query: str, labels: dict[str, float],
+                sources: list[str], realert_minutes: float = 60.0,
+                digest_minutes: float | None = None) -> AlertRule:
+    """Add a rule to the rules file, checked like every rule; an existing name, an unknown
+    label or a bad threshold is the caller's mistake (ConfigError). `alerts add` and the
+    board's "save as rule" both write rules through here."""
+    loaded = load_rules(path)
+    if any(r.name == name for r in loaded.rules):
+        raise ConfigError(f"a rule named {name!r} exists in {path}; remove it first")
     try:
-        rule = AlertRule(name=name, query=query, labels=labels, sources=source or [],
+        rule = AlertRule(name=name, query=query, labels=labels, sources=sources,
                          realert_minutes=realert_minutes, digest_minutes=digest_minutes)
     except ValueError as exc:
         raise ConfigError(f"rule {name!r}: {exc}") from exc
     path.write_text(dump_rules([*loaded.rules, rule]), encoding="utf-8")
-    console.print(f"added rule {name!r} to {path}")
+    return rule
 
 
 @app.command("remove")

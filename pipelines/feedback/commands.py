@@ -14,8 +14,8 @@ from pipelines.console import console, err_console
 from pipelines.errors import ConfigError
 from pipelines.es_admin import es_client
 from pipelines.feedback.examples import is_held_out, seed_row
-from pipelines.feedback.store import FeedbackStore, find_article
-from pipelines.schema import Feedback, utc_now
+from pipelines.feedback.store import FeedbackStore, record_labels
+from pipelines.schema import Feedback
 from pipelines.settings import Settings
 
 app = typer.Typer(help="Analysts' feedback: export it for training.", no_args_is_help=True)
@@ -51,22 +51,9 @@ def label(
     """
     settings: Settings = ctx.obj
     chosen = parse_labels(labels, none)
-    client = es_client(settings)
-    article = find_article(client, settings.articles_alias, article_id)
-    if article is None:
-        raise ConfigError(f"no article with id {article_id!r} in {settings.articles_alias}: "
-                          "copy the id from Kibana's latest matches or an alert")
-    store = FeedbackStore(client, settings.feedback_index)
-    store.ensure_index()
-    earlier = store.get(article_id)
-    feedback = Feedback(
-        article_id=article_id, labels=chosen, note=note, analyst=settings.analyst,
-        labelled_at=utc_now(),
-        previous_labels=earlier.labels if earlier is not None else list(article.labels),
-        model_labels=list(article.labels), model_version=article.model_version,
-        title=article.title, text=article.content or article.summary, url=article.url,
-        source=article.source)
-    store.record(feedback)
+    _feedback, article = record_labels(es_client(settings), settings.articles_alias,
+                                       settings.feedback_index, settings.analyst, article_id,
+                                       chosen, note)
     console.print(f"recorded {article_id}: {', '.join(chosen) or 'no label'} "
                   f"(model {article.model_version} said {', '.join(article.labels) or 'none'})"
                   + (" - held out for `models compare`" if is_held_out(article_id) else ""))

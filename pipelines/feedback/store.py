@@ -7,7 +7,8 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import scan
 
-from pipelines.schema import ClassifiedArticle, Feedback
+from pipelines.errors import ConfigError
+from pipelines.schema import ClassifiedArticle, Feedback, utc_now
 
 FEEDBACK_MAPPING: dict[str, Any] = {
     "dynamic": "strict",
@@ -65,3 +66,27 @@ def find_article(client: Elasticsearch, alias: str, article_id: str) -> Classifi
     hits = client.search(index=alias, query={"ids": {"values": [article_id]}},
                          size=1)["hits"]["hits"]
     return ClassifiedArticle.model_validate(hits[0]["_source"]) if hits else None
+
+
+def record_labels(client: Elasticsearch, articles_alias: str, feedback_index: str,
+                  analyst: str, article_id: str, labels: list[str],
+                  note: str | None = None) -> tuple[Feedback, ClassifiedArticle]:
+    """Store an analyst's labels for an article with who, when, the labels before and the
+    model version they saw: what ``newswatch label`` and the board's Triage both write.
+    An unknown article id is the caller's mistake (ConfigError)."""
+    article = find_article(client, articles_alias, article_id)
+    if article is None:
+        raise ConfigError(f"no article with id {article_id!r} in {articles_alias}: copy the "
+                          "id from an alert, the board or Kibana")
+    store = FeedbackStore(client, feedback_index)
+    store.ensure_index()
+    earlier = store.get(article_id)
+    feedback = Feedback(
+        article_id=article_id, labels=labels, note=note or None, analyst=analyst,
+        labelled_at=utc_now(),
+        previous_labels=earlier.labels if earlier is not None else list(article.labels),
+        model_labels=list(article.labels), model_version=article.model_version,
+        title=article.title, text=article.content or article.summary, url=article.url,
+        source=article.source)
+    store.record(feedback)
+    return feedback, article
