@@ -44,6 +44,10 @@ def configure_logging(level: str = "INFO") -> None:
     )
     # Beam announces at WARNING that it stops the runner process it started.
     logging.getLogger("apache_beam.utils.subprocess_server").setLevel(logging.ERROR)
+    # The Elasticsearch transport warns each time a request finds the node away (twice a
+    # second while `stack up` waits for it to boot); newswatch's own retry loops and
+    # health checks report a store that is away, once per attempt and with context.
+    logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropImportNoise())
         handler.addFilter(_RedactCredentials())
