@@ -3,10 +3,10 @@ settings whose raw topic is a fresh one."""
 
 import pytest
 
-from tests.integration.pipeline_helpers import pipeline_env
+from tests.integration.pipeline_helpers import fresh_env, pipeline_env
 from tests.support.feed_server import FeedServer
 
-__all__ = ["pipeline_env"]
+__all__ = ["fresh_env", "pipeline_env"]
 
 
 @pytest.fixture

@@ -176,3 +176,14 @@ def make_pipeline_env(stack: Settings, trained: tuple, tmp_path: Path,
 def pipeline_env(stack: Settings, trained: tuple, tmp_path: Path) -> Iterator[PipelineEnv]:
     yield from make_pipeline_env(stack, trained, tmp_path)
 
+
+@pytest.fixture
+def fresh_env(stack: Settings, tmp_path: Path) -> Iterator[PipelineEnv]:
+    """A pipeline environment whose registry is empty, as on a fresh clone."""
+    from types import SimpleNamespace
+
+    from classifiers.registry import Registry
+
+    registry = Registry(tmp_path / "registry")
+    registry.root.mkdir()
+    yield from make_pipeline_env(stack, (registry, SimpleNamespace(version=None)), tmp_path)

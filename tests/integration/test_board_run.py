@@ -9,27 +9,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from types import SimpleNamespace
 
 import httpx
 import pytest
 import yaml
 
-from classifiers.registry import Registry
 from pipelines.seed_feed import seed_feed_xml
-from pipelines.settings import Settings
-from tests.integration.pipeline_helpers import PipelineEnv, make_pipeline_env
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def fresh_env(stack: Settings, tmp_path) -> Iterator[PipelineEnv]:
-    """A pipeline environment whose registry is empty, as on a fresh clone."""
-    registry = Registry(tmp_path / "registry")
-    registry.root.mkdir()
-    yield from make_pipeline_env(stack, (registry, SimpleNamespace(version=None)), tmp_path)
 
 
 def _free_port() -> int:
