@@ -111,18 +111,9 @@ def store_loads(bench, body_of: list[dict], loads: int) -> list[float]:
 
 
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from tests.support.chromium import chromium_driver
 
-    from pipelines.stack.browser import CHROMIUM_FLAGS, ensure_browser
-
-    found = ensure_browser()
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(found.chromium)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='nw-bench-chromium-')}")
-    return webdriver.Chrome(options=options, service=Service(str(found.driver)))
+    return chromium_driver(Path(tempfile.mkdtemp(prefix="nw-bench-chromium-")))
 
 
 def browser_loads(driver, url: str, loads: int) -> list[float]:

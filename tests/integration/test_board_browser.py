@@ -16,7 +16,6 @@ import yaml
 from elasticsearch import Elasticsearch
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -26,7 +25,7 @@ from pipelines.es_admin import ensure_articles_index
 from pipelines.kafka_admin import ensure_topics, topic_specs
 from pipelines.schema import Alert, ClassifiedArticle, DeadLetter, utc_now
 from pipelines.settings import Settings
-from pipelines.stack.browser import CHROMIUM_FLAGS, ensure_browser
+from tests.support.chromium import chromium_driver
 
 pytestmark = pytest.mark.integration
 
@@ -104,13 +103,7 @@ def board(stack: Settings, tmp_path: Path) -> Iterator[BoardEnv]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator[webdriver.Chrome]:
-    found = ensure_browser()
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(found.chromium)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    driver = webdriver.Chrome(options=options, service=Service(str(found.driver)))
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium-profile"))
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
