@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from pipelines.errors import NewswatchError
@@ -70,3 +70,25 @@ def ensure_topics(kafka: KafkaConnection, specs: list[TopicSpec],
     if created:
         log.info("kafka topics created: %s", ",".join(sorted(created)))
     return created
+
+
+def group_positions(kafka: KafkaConnection, group_id: str, topic: str,
+                    timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
+    """Per partition of ``topic``: (where ``group_id`` has committed, the end offset). A
+    partition the group never committed counts from the topic's start. Raises
+    NewswatchError when the topic does not exist, KafkaException when Kafka does not
+    answer."""
+    consumer = kafka.consumer(group_id)
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise NewswatchError(f"Kafka has no topic {topic}")
+        parts = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        positions = {}
+        for tp in consumer.committed(parts, timeout=timeout_s):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition),
+                                                       timeout=timeout_s)
+            positions[tp.partition] = (tp.offset if tp.offset >= 0 else low, high)
+        return positions
+    finally:
+        consumer.close()

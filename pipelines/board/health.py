@@ -12,12 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from elasticsearch import ApiError, TransportError
 
 from pipelines.board.reads import BoardReads, ModelSummary, promoted_model
 from pipelines.deadletters.store import read_letters
 from pipelines.errors import NewswatchError
+from pipelines.kafka_admin import group_positions
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,22 +61,8 @@ class Health:
 def pipeline_lag(settings: Settings, timeout_s: float = 5.0) -> Lag:
     """How far the pipeline's consumer group is behind the raw topic, per partition.
     A partition the group never committed counts from the topic's start."""
-    consumer = settings.kafka.consumer(settings.pipeline_group_id)
-    try:
-        topic = settings.topic_raw
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            raise NewswatchError(f"Kafka has no topic {topic}")
-        parts = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-        committed = consumer.committed(parts, timeout=timeout_s)
-        result = {}
-        for tp in committed:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition),
-                                                       timeout=timeout_s)
-            result[tp.partition] = (tp.offset if tp.offset >= 0 else low, high)
-        return Lag(result)
-    finally:
-        consumer.close()
+    return Lag(group_positions(settings.kafka, settings.pipeline_group_id, settings.topic_raw,
+                               timeout_s))
 
 
 def dead_letter_steps(settings: Settings, newest: int = 3) -> list[DeadLetterStep]:

@@ -12,9 +12,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from apache_beam.runners.runner import PipelineResult
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from pipelines.articles import percentile_from_buckets
+from pipelines.errors import NewswatchError
+from pipelines.kafka_admin import group_positions
 from pipelines.kafka_connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -73,22 +75,12 @@ def dead_lettered(snap: Snapshot, deadletter_topic: str) -> int:
 
 def group_lag(kafka: KafkaConnection, group_id: str, topic: str) -> int | None:
     """Records on ``topic`` not yet committed by ``group_id``; None if Kafka did not answer."""
-    consumer = kafka.consumer(group_id)
     try:
-        metadata = consumer.list_topics(topic, timeout=10)
-        partitions = sorted(metadata.topics[topic].partitions)
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions],
-                                       timeout=10)
-        lag = 0
-        for tp in committed:
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            lag += high - (tp.offset if tp.offset >= 0 else low)
-        return lag
-    except (KafkaException, KeyError) as exc:
+        return sum(high - done for done, high in group_positions(kafka, group_id,
+                                                                 topic).values())
+    except (KafkaException, NewswatchError) as exc:
         log.warning("kafka lag unavailable: %s", exc)
         return None
-    finally:
-        consumer.close()
 
 
 def summary_line(previous: Snapshot, current: Snapshot, interval_s: float,

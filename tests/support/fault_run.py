@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError
 
+from pipelines.kafka_admin import group_positions
 from pipelines.schema import Article
 from pipelines.settings import Settings
 from pipelines.stack import local_stack
@@ -179,15 +180,8 @@ def _write_index(penv: PipelineEnv) -> str:
 
 
 def _committed_to_end(penv: PipelineEnv, group: str, topic: str) -> bool:
-    consumer = penv.settings.kafka.consumer(group)
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        tps = [TopicPartition(topic, p) for p in parts]
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in tps}
-        done = {tp.partition: max(tp.offset, 0) for tp in consumer.committed(tps, timeout=10)}
-        return done == ends
-    finally:
-        consumer.close()
+    return all(done == high for done, high in
+               group_positions(penv.settings.kafka, group, topic).values())
 
 
 def run_faults(penv: PipelineEnv, stack: Settings, plan: FaultPlan,
