@@ -39,7 +39,7 @@ from classifiers.predictor import Document, Predictor
 from classifiers.registry import Registry
 from classifiers.scoring import torch_scorer
 from classifiers.train import (
-    APPROACHES,
+    AUTO_APPROACHES,
     Progress,
     TrainingConfig,
     embed_windows,
@@ -141,9 +141,10 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
     sets = judged_sets(corpus)
     truth = {name: truth_of(examples) for name, examples in sets.items()}
     examples = corpus.training_examples()
-    approaches = APPROACHES if config.approach == "auto" else (config.approach,)
+    approaches = AUTO_APPROACHES if config.approach == "auto" else (config.approach,)
+    head_config = config.for_approach("head")  # its windows, shared with zero-shot
     base = FrozenBase.embed(base_dir, {"train": examples, **sets} if "head" in approaches
-                            else sets, config, progress)
+                            else sets, head_config, progress)
     fitted: dict[str, tuple[MultiLabelClassifier, PreTrainedTokenizerBase, float]] = {}
     scores: dict[str, dict[str, np.ndarray]] = {}
     for approach in approaches:
@@ -152,10 +153,9 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
 
         fit_started = time.perf_counter()
         if approach == "head":
-            seed_everything(config)
-            base.model.head.reset_parameters()  # drawn from the seeded generator
-            fit_head(config, base.model, base.tokenizer, examples, step,
-                     features=base.features["train"], windows=base.windows["train"])
+            seed_everything(config)  # the new head's weights draw from the seeded generator
+            fit_head(head_config, config.frozen_head(), base.model, base.tokenizer, examples,
+                     step, features=base.features["train"], windows=base.windows["train"])
             base.model.eval()
             model, tokenizer = base.model, base.tokenizer
             scores[approach] = {name: base.head_scores(name, len(sets[name])) for name in sets}
@@ -173,7 +173,7 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
                    for name in sets} for a in approaches}
     chosen = max(approaches, key=lambda a: (reports[a]["validation"]["macro_f1"],
                                             -SIMPLEST_FIRST.index(a)))
-    baselines = baseline_reports(base, sets, truth, config)
+    baselines = baseline_reports(base, sets, truth, head_config)
     test_brier = brier_scores(truth["test"], scores[chosen]["test"])
     model, tokenizer, fit_seconds = fitted[chosen]
     metrics = {
@@ -186,7 +186,7 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
                 "'chosen' is the test split, which nothing was trained or tuned on; "
                 "seed_articles: their passages are trained on (not independent)",
     }
-    return register(registry, corpus, config, chosen, model, tokenizer,
+    return register(registry, corpus, config.for_approach(chosen), chosen, model, tokenizer,
                     [metrics["chosen"]["thresholds"][label] for label in LABELS], metrics,
                     started=started, fit_seconds=fit_seconds, promote=promote,
                     export_onnx=export_onnx, progress=progress)
@@ -197,6 +197,7 @@ def baseline_reports_on(corpus: Corpus, base_dir: Path,
     """The baselines' test-split reports (what `newswatch evaluate` prints beside a model)."""
     config = config or TrainingConfig()
     sets = {"validation": corpus.validation, "test": corpus.test}
+    config = config.for_approach("head")  # the windows train() judges the baselines on
     base = FrozenBase.embed(base_dir, sets, config, no_progress)
     truth = {name: truth_of(examples) for name, examples in sets.items()}
     return {name: reps["test"] for name, reps in

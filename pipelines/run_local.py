@@ -61,7 +61,7 @@ def ensure_model(settings: Settings) -> None:
         return
     console.print("No model yet: training the first one, a head on the frozen encoder, on the "
                   "shipped corpus (about a minute on 2 cores). `newswatch train --promote` "
-                  "trains and compares the full approaches (30 to 50 minutes); the running "
+                  "trains and compares the full approaches (about 22 minutes); the running "
                   "pipeline switches to the promoted model.")
     result = subprocess.run(_newswatch("train", "--promote", *FIRST_MODEL), check=False)
     if result.returncode != 0:

@@ -16,7 +16,8 @@ TINY_REAL = {"train": 12, "validation": 10, "test": 10}
 
 def tiny_config(**changes: object) -> TrainingConfig:
     values = dict(approach="plain", seed=7, threads=2, max_length=48, epochs=1,
-                  batch_size=8, pairs_per_example=1, head_steps=20, window_tokens=64,
+                  batch_size=8, pairs_per_example=1, head_steps=20, setfit_head_steps=20,
+                  head_window_tokens=64, head_window_stride=16, window_tokens=64,
                   window_stride=16)
     return TrainingConfig(**(values | changes))
 

@@ -39,6 +39,38 @@ def test_training_is_deterministic_for_a_seed(approach):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_the_frozen_head_reads_raw_embeddings_whatever_their_scale(tmp_path):
+    """The head is fitted on standardised embeddings and the scaling is folded into its
+    first layer: embeddings moved and stretched per dimension give the same head outputs
+    on the moved inputs, and the saved head (with its hidden layer) gives them again."""
+    from classifiers.model import Head, MultiLabelClassifier, load_tokenizer
+    from classifiers.train import fit_head
+    from classifiers.windows import Window
+
+    examples = tiny_corpus().training_examples()[:12]
+    windows = [Window(doc, [], "") for doc in range(len(examples)) for _ in range(2)]
+    raw = torch.randn(len(windows), 384, generator=torch.Generator().manual_seed(3)) * 0.05
+    shift, stretch = torch.linspace(-1, 1, 384), torch.linspace(0.5, 20, 384)
+    config = tiny_config()
+    outputs = []
+    for features in (raw, raw * stretch + shift):
+        torch.manual_seed(5)
+        model = MultiLabelClassifier.from_base(base_model_dir(), LABELS)
+        fit_head(config, config.frozen_head(), model, load_tokenizer(base_model_dir()),
+                 examples, features=features, windows=windows)
+        with torch.no_grad():
+            outputs.append(model.head(features))
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-4, rtol=1e-4)
+    assert outputs[0].shape == (len(windows), len(LABELS))
+
+    model.save(tmp_path, load_tokenizer(base_model_dir()))
+    saved = load_file(tmp_path / "head.safetensors")
+    assert saved["hidden.weight"].shape == (config.head_hidden, 384)
+    reloaded = Head.from_tensors(saved).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(raw * stretch + shift), outputs[1])
+
+
 def test_registry_holds_weights_labels_thresholds_metrics_and_card(trained):
     registry, result = trained
     files = {p.relative_to(result.path).as_posix() for p in result.path.rglob("*")

@@ -37,6 +37,10 @@ def test_first_model_is_a_head_on_the_unchanged_encoder_judged_on_test(tmp_path,
     base = AutoModel.from_pretrained(base_model_dir(), local_files_only=True).state_dict()
     saved = load_file(result.path / "encoder" / "model.safetensors")
     assert all(torch.equal(saved[k], base[k]) for k in saved)  # the encoder is frozen
+    head = load_file(result.path / "head.safetensors")  # a hidden layer, then the labels
+    assert head["hidden.weight"].shape == (256, 384) and head["weight"].shape == (3, 256)
+    training = json.loads((result.path / "training.json").read_text())
+    assert training["config"]["window_tokens"] == tiny_config().head_window_tokens
 
     predictor = Predictor.load(result.path, runtime="torch")
     predictions = predictor.predict([Document(e.id, e.title, e.text) for e in corpus.test])
