@@ -58,22 +58,22 @@ class Predictor:
     @classmethod
     def load(cls, model_dir: Path, runtime: Runtime = "auto", threads: int = 2,
              batch_size: int = 32) -> Predictor:
-        """Load a saved model; ``auto`` takes the runtime that training validated as fastest
-        within tolerance (see runtime.json)."""
+        """Load a saved model; ``auto`` takes the runtime that training recorded as the
+        default (runtime.json: int8 ONNX when it passed the F1 check and is faster). The
+        int8 path decides with its own thresholds, tuned on validation at training time."""
         torch.set_num_threads(threads)
         model, tokenizer = MultiLabelClassifier.load(model_dir)
         thresholds = json.loads((model_dir / "thresholds.json").read_text())
         training = json.loads((model_dir / "training.json").read_text())
-        chosen = runtime
-        if runtime == "auto":
-            info_path = model_dir / "runtime.json"
-            info = json.loads(info_path.read_text()) if info_path.exists() else {}
-            chosen = info.get("default", "torch")
+        info_path = model_dir / "runtime.json"
+        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        chosen = info.get("default", "torch") if runtime == "auto" else runtime
         if chosen == "onnx":
             from classifiers.onnx_export import onnx_scorer
 
             scorer = onnx_scorer(model_dir / "model.int8.onnx", tokenizer.pad_token_id,
                                  batch_size, threads)
+            thresholds = info.get("thresholds", thresholds)
         else:
             scorer = torch_scorer(model, tokenizer.pad_token_id, batch_size)
         config = training["config"]
