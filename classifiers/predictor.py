@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from classifiers.model import MultiLabelClassifier
+from classifiers.model import MultiLabelClassifier, load_tokenizer
 from classifiers.scoring import WindowScorer, aggregate, torch_scorer
 from classifiers.windows import make_windows
 
@@ -62,22 +62,25 @@ class Predictor:
         default (runtime.json: int8 ONNX when it passed the F1 check and is faster). The
         int8 path decides with its own thresholds, tuned on validation at training time."""
         torch.set_num_threads(threads)
-        model, tokenizer = MultiLabelClassifier.load(model_dir)
         thresholds = json.loads((model_dir / "thresholds.json").read_text())
         training = json.loads((model_dir / "training.json").read_text())
         info_path = model_dir / "runtime.json"
         info = json.loads(info_path.read_text()) if info_path.exists() else {}
         chosen = info.get("default", "torch") if runtime == "auto" else runtime
-        if chosen == "onnx":
+        if chosen == "onnx":  # the graph holds encoder and head: no torch weights in memory
             from classifiers.onnx_export import onnx_scorer
 
+            labels = tuple(json.loads((model_dir / "labels.json").read_text()))
+            tokenizer = load_tokenizer(model_dir / "encoder")
             scorer = onnx_scorer(model_dir / "model.int8.onnx", tokenizer.pad_token_id,
                                  batch_size, threads)
             thresholds = info.get("thresholds", thresholds)
         else:
+            model, tokenizer = MultiLabelClassifier.load(model_dir)
+            labels = model.labels
             scorer = torch_scorer(model, tokenizer.pad_token_id, batch_size)
         config = training["config"]
-        return cls(scorer, tokenizer, model.labels, [thresholds[label] for label in model.labels],
+        return cls(scorer, tokenizer, labels, [thresholds[label] for label in labels],
                    window_tokens=config["window_tokens"], window_stride=config["window_stride"],
                    version=model_dir.name, runtime=chosen)
 

@@ -84,6 +84,7 @@ def test_a_following_handler_switches_to_a_promoted_model_between_batches(traine
     (registry.root / "model-d").mkdir()  # a model whose weights file is corrupt
     shutil.copytree(result.path, registry.root / "model-d", dirs_exist_ok=True)
     (registry.root / "model-d" / "head.safetensors").write_bytes(b"\x00garbage" * 10)
+    (registry.root / "model-d" / "runtime.json").write_text('{"default": "torch"}')
     registry.promote("model-d")
     with caplog.at_level("ERROR"):
         fourth = list(handler.run_inference(_batch(2), slot))
