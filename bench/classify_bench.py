@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
 import statistics
 import time
 from dataclasses import dataclass
@@ -39,6 +38,15 @@ class Run:
     windows: int
     peak_rss_mib: float
     runtime: str
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss: Linux carries
+    that across fork and exec, so a spawned child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def corpus(seeds: Path) -> list[dict]:
@@ -77,7 +85,7 @@ def run_newswatch(model_dir: str, docs: list[dict], threads: int, queue) -> None
     for start in range(0, len(documents), 64):
         predictor.predict(documents[start:start + 64])
     seconds = time.perf_counter() - started
-    queue.put(Run(seconds, 0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    queue.put(Run(seconds, 0, peak_rss_mib(),
                   predictor.runtime))
 
 
@@ -110,7 +118,7 @@ def run_peer(model_dir: str, docs: list[dict], threads: int, queue) -> None:
     for doc in docs:
         classify(doc)
     seconds = time.perf_counter() - started
-    queue.put(Run(seconds, len(docs), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    queue.put(Run(seconds, len(docs), peak_rss_mib(),
                   "torch, first window only"))
 
 

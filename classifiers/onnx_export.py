@@ -19,7 +19,7 @@ import torch
 
 from classifiers.metrics import report, tune_thresholds
 from classifiers.model import MultiLabelClassifier
-from classifiers.scoring import WindowScorer, padded_batches
+from classifiers.scoring import WINDOWS_PER_BATCH, WindowScorer, padded_batches
 from classifiers.windows import Window
 
 F1_TOLERANCE = 0.01  # |test macro-F1 (int8) - test macro-F1 (torch)|
@@ -54,7 +54,11 @@ def export(model: MultiLabelClassifier, directory: Path) -> Path:
     return int8
 
 
-def onnx_scorer(path: Path, pad_id: int, batch_size: int = 32, threads: int = 2) -> WindowScorer:
+def onnx_scorer(path: Path, pad_id: int, batch_size: int = WINDOWS_PER_BATCH,
+                threads: int = 2) -> WindowScorer:
+    """Probabilities per window from the int8 graph, in length-sorted batches. Dynamic
+    quantisation scales each batch's activations, so scores depend a little on the batch
+    size: the F1 check runs the size that is served."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

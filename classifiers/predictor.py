@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 
 from classifiers.model import MultiLabelClassifier, load_tokenizer
-from classifiers.scoring import WindowScorer, aggregate, torch_scorer
+from classifiers.scoring import WINDOWS_PER_BATCH, WindowScorer, aggregate, torch_scorer
 from classifiers.windows import make_windows
 
 Runtime = Literal["auto", "torch", "onnx"]
@@ -57,7 +57,7 @@ class Predictor:
 
     @classmethod
     def load(cls, model_dir: Path, runtime: Runtime = "auto", threads: int = 2,
-             batch_size: int = 32) -> Predictor:
+             batch_size: int = WINDOWS_PER_BATCH) -> Predictor:
         """Load a saved model; ``auto`` takes the runtime that training recorded as the
         default (runtime.json: int8 ONNX when it passed the F1 check and is faster). The
         int8 path decides with its own thresholds, tuned on validation at training time."""
