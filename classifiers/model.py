@@ -105,12 +105,16 @@ class MultiLabelClassifier(nn.Module):
 
     @classmethod
     def load(cls, directory: Path) -> tuple[MultiLabelClassifier, PreTrainedTokenizerBase]:
-        labels = tuple(json.loads((directory / "labels.json").read_text()))
         encoder = AutoModel.from_pretrained(directory / "encoder", local_files_only=True)
-        model = cls(encoder, labels)
+        model = cls(encoder, read_labels(directory))
         model.head = Head.from_tensors(load_file(directory / "head.safetensors"))
         model.eval()
-        return model, AutoTokenizer.from_pretrained(directory / "encoder", local_files_only=True)
+        return model, load_tokenizer(directory / "encoder")
+
+
+def read_labels(directory: Path) -> tuple[str, ...]:
+    """The label order of a saved model's outputs."""
+    return tuple(json.loads((directory / "labels.json").read_text()))
 
 
 def load_tokenizer(directory: Path) -> PreTrainedTokenizerBase:

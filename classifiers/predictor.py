@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from classifiers.model import MultiLabelClassifier, load_tokenizer
+from classifiers.model import MultiLabelClassifier, load_tokenizer, read_labels
 from classifiers.scoring import WINDOWS_PER_BATCH, WindowScorer, aggregate, torch_scorer
 from classifiers.windows import make_windows
 
@@ -70,7 +70,7 @@ class Predictor:
         if chosen == "onnx":  # the graph holds encoder and head: no torch weights in memory
             from classifiers.onnx_export import onnx_scorer
 
-            labels = tuple(json.loads((model_dir / "labels.json").read_text()))
+            labels = read_labels(model_dir)
             tokenizer = load_tokenizer(model_dir / "encoder")
             scorer = onnx_scorer(model_dir / "model.int8.onnx", tokenizer.pad_token_id,
                                  batch_size, threads)

@@ -197,9 +197,8 @@ def train(config: TrainingConfig, corpus: Corpus, base_dir: Path, registry: Regi
 def baseline_reports_on(corpus: Corpus, base_dir: Path,
                         config: TrainingConfig | None = None) -> dict[str, dict]:
     """The baselines' test-split reports (what `newswatch evaluate` prints beside a model)."""
-    config = config or TrainingConfig()
+    config = (config or TrainingConfig()).for_approach("head")  # train()'s baseline windows
     sets = {"validation": corpus.validation, "test": corpus.test}
-    config = config.for_approach("head")  # the windows train() judges the baselines on
     base = FrozenBase.embed(base_dir, sets, config, no_progress)
     truth = {name: truth_of(examples) for name, examples in sets.items()}
     return {name: reps["test"] for name, reps in
